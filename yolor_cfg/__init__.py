@@ -1,0 +1,29 @@
+"""yolor-cfg: a Darknet-style, config-driven model compiler for the YOLOR family.
+
+``import yolor_cfg`` is cheap: the compiler (and torch) load on first use.
+"""
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "compile": ("yolor_cfg.api", "compile"),
+    "load_graph": ("yolor_cfg.graph", "load_graph"),
+    "parse_text": ("yolor_cfg.frontend", "parse_text"),
+    "CfgError": ("yolor_cfg.errors", "CfgError"),
+    "WeightsError": ("yolor_cfg.errors", "WeightsError"),
+    "YolorCfgError": ("yolor_cfg.errors", "YolorCfgError"),
+}
+
+__all__ = list(_LAZY) + ["__version__"]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'yolor_cfg' has no attribute {name!r}")

@@ -1,0 +1,104 @@
+"""PyTorch backend: the executor that runs a graph's layers in order.
+
+A layer's output is kept only while a later layer still needs it (the schedule is computed
+once from the graph), so peak memory is that of the live tensors, not of every layer.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from ..graph import Graph
+
+
+def release_schedule(graph: Graph) -> list[tuple[int, ...]]:
+    """For each step i, the layer outputs that no layer after i reads (freed after step i)."""
+    n = len(graph.nodes)
+    last_use = list(range(n))
+    for node in graph.nodes:
+        for j in node.inputs:
+            if j >= 0:
+                last_use[j] = max(last_use[j], node.index)
+    last_use[n - 1] = n  # the final output is returned
+    schedule: list[list[int]] = [[] for _ in range(n)]
+    for j, step in enumerate(last_use):
+        if step < n:
+            schedule[step].append(j)
+    return [tuple(s) for s in schedule]
+
+
+class CompiledModel(nn.Module):
+    """A network compiled from a cfg.
+
+    eval:  ``model(x) -> (detections, raw)`` for detectors (detections: batch x N x (5+nc),
+           boxes as centre x, centre y, width, height in input pixels; raw: one tensor per head,
+           batch x anchors x H x W x (5+nc)); the last layer's output for classifiers.
+    train: ``model(x) -> raw`` (list per head) for detectors.
+    """
+
+    def __init__(self, graph: Graph):
+        super().__init__()
+        self.graph = graph
+        ctx = graph.context()
+        self.module_list = nn.ModuleList([node.spec.build(node, ctx) for node in graph.nodes])
+        self._inputs = [tuple(node.inputs) for node in graph.nodes]
+        self._is_head = [node.spec.is_head for node in graph.nodes]
+        self._release = release_schedule(graph)
+
+    # ---- running ----
+    def _run(self, x: torch.Tensor, keep_all: bool):
+        outs: list = [None] * len(self.module_list)
+        decoded, raw = [], []
+        for i, module in enumerate(self.module_list):
+            y = module(*[x if j < 0 else outs[j] for j in self._inputs[i]])
+            if self._is_head[i]:
+                if isinstance(y, tuple):
+                    decoded.append(y[0])
+                    y = y[1]
+                raw.append(y)
+            outs[i] = y
+            if not keep_all:
+                for j in self._release[i]:
+                    outs[j] = None
+        return outs, decoded, raw
+
+    def forward(self, x: torch.Tensor):
+        outs, decoded, raw = self._run(x, keep_all=False)
+        if not raw:
+            return outs[-1]
+        if self.training:
+            return raw
+        return torch.cat(decoded, 1), raw
+
+    def trace(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Every layer's output, indexed like the cfg's layers (heads: their raw tensor)."""
+        return self._run(x, keep_all=True)[0]
+
+    # ---- facts ----
+    @property
+    def heads(self):
+        return [m for m, h in zip(self.module_list, self._is_head) if h]
+
+    @property
+    def strides(self) -> list[float]:
+        return [m.stride[0] for m in self.heads]
+
+    @property
+    def num_classes(self) -> int:
+        return self.heads[0].nc if self.heads else self.graph.nodes[-1].shape.c
+
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+    # ---- weights ----
+    def load_weights(self, path: str | Path, **kwargs):
+        """Load a YOLOR/yolor-cfg ``.pt`` checkpoint (format picked from the content)."""
+        from ..io import load_weights_into
+
+        return load_weights_into(self, path, **kwargs)
+
+
+def build_model(graph: Graph) -> CompiledModel:
+    return CompiledModel(graph)

@@ -1,0 +1,228 @@
+"""The layer graph (IR): typed nodes with absolute inputs and inferred shapes."""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import layers  # noqa: F401  (registers every kind)
+from .dialects import DIALECTS, Dialect
+from .errors import CfgError, Diagnostic, DiagnosticSink, SourceLoc
+from .frontend import CfgSource, RawOption, Section, parse_file, parse_text
+from .layers.base import ALIASES, REGISTRY, UNSUPPORTED, Context, Node, NodeError, Shape, lookup
+from .options import Inert, Int, Opt, OptionValueError, Refused
+
+NET_OPTIONS: dict[str, Opt] = {
+    "width": Int(0, min=0), "height": Int(0, min=0), "channels": Int(0, min=0),
+    **{k: Inert() for k in (
+        "inputs", "max_batches", "batch", "learning_rate", "learning_rate_min", "sgdr_cycle", "sgdr_mult",
+        "momentum", "decay", "subdivisions", "time_steps", "track", "augment_speed", "sequential_subdivisions",
+        "try_fix_nan", "weights_reject_freq", "equidistant_point", "badlabels_rejection_percentage",
+        "num_sigmas_reject_badlabels", "ema_alpha", "use_cuda_graph", "loss_scale", "dynamic_minibatch",
+        "optimized_memory", "workspace_size_limit_MB", "adam", "B1", "B2", "eps", "max_crop", "min_crop",
+        "flip", "blur", "gaussian_noise", "mixup", "cutmix", "mosaic", "letter_box", "mosaic_bound",
+        "contrastive", "contrastive_jit_flip", "contrastive_color", "unsupervised", "label_smooth_eps",
+        "resize_step", "attention", "adversarial_lr", "max_chart_loss", "angle", "aspect", "saturation",
+        "exposure", "hue", "power", "policy", "burn_in", "step", "scale", "steps", "scales", "seq_scales",
+        "gamma", "show_receptive_field", "center")},
+}
+
+
+@dataclass
+class NetSpec:
+    width: int
+    height: int
+    channels: int
+    options: dict[str, Any]
+    loc: SourceLoc
+
+
+@dataclass
+class Graph:
+    path: str
+    net: NetSpec
+    nodes: list[Node]
+    dialect: Dialect
+    dialect_reason: str
+    text: str = ""
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def heads(self) -> list[Node]:
+        return [n for n in self.nodes if n.spec.is_head]
+
+    def context(self) -> Context:
+        return Context(self.dialect, self.net.height, self.net.width, self.net.channels, self.nodes)
+
+    def consumers(self) -> dict[int, list[int]]:
+        out: dict[int, list[int]] = {n.index: [] for n in self.nodes}
+        for n in self.nodes:
+            for i in n.inputs:
+                if i >= 0:
+                    out[i].append(n.index)
+        return out
+
+
+def _did_you_mean(word: str, candidates) -> str:
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def _type_options(section: Section, schema: dict[str, Opt], sink: DiagnosticSink, what: str):
+    """Typed values of a section's options (first occurrence wins, as in Darknet)."""
+    values: dict[str, Any] = {}
+    locs: dict[str, SourceLoc] = {}
+    first_seen: dict[str, RawOption] = {}
+    for opt in section.options:
+        spec = schema.get(opt.key)
+        if spec is None:
+            sink.error(opt.key_loc, f"unknown key '{opt.key}' in {what}{_did_you_mean(opt.key, schema)}")
+            continue
+        if opt.key in first_seen:
+            prev = first_seen[opt.key]
+            sink.warning(opt.key_loc, f"'{opt.key}' repeated in {what}: the first value "
+                                      f"({prev.value!r}, line {prev.key_loc.line}) is used, as Darknet does")
+            continue
+        first_seen[opt.key] = opt
+        try:
+            value = spec.parse(opt.value)
+            spec.check(value)
+        except OptionValueError as exc:
+            sink.error(opt.value_loc, f"{what} {opt.key}: {exc}")
+            continue
+        if isinstance(spec, Refused) and not spec.is_default(value):
+            sink.error(opt.value_loc, f"{what} {opt.key}={value}: {spec.reason or 'not supported by yolor-cfg'} "
+                                      f"(remove it or set {opt.key}={spec.default})")
+            continue
+        values[opt.key] = value
+        locs[opt.key] = opt.value_loc
+    given = frozenset(values)
+    for key, spec in schema.items():
+        if key in values or key in first_seen:
+            continue
+        if spec.required:
+            sink.error(section.loc, f"{what} needs '{key}='{(' (' + spec.doc + ')') if spec.doc else ''}")
+        elif not isinstance(spec, (Inert, Refused)):
+            values[key] = spec.default
+    return values, locs, given
+
+
+def detect_dialect(kinds: list[str]) -> tuple[Dialect, str]:
+    for k in kinds:
+        if REGISTRY[k].yolor_only:
+            return DIALECTS["yolor"], f"detected: [{k}] is a YOLOR section"
+    return DIALECTS["darknet"], "detected: no YOLOR-only section"
+
+
+def build_graph(source: CfgSource, img_size: int | tuple[int, int] | None = None,
+                dialect: str | None = None) -> Graph:
+    """Sections -> typed, shape-inferred graph. Collects every error, then raises CfgError."""
+    sink = DiagnosticSink()
+    sections = source.sections
+    first = sections[0]
+    if first.name not in ("net", "network"):
+        raise CfgError([Diagnostic(first.loc, f"the first section must be [net], not [{first.name}]")])
+    net_opts, _, _ = _type_options(first, NET_OPTIONS, sink, "[net]")
+
+    nodes: list[Node] = []
+    for sec in sections[1:]:
+        index = len(nodes)
+        kind = lookup(sec.name)
+        if kind is None:
+            if sec.name in UNSUPPORTED:
+                sink.error(sec.loc, f"[{sec.name}] ({UNSUPPORTED[sec.name]}) is a Darknet section that "
+                                    "yolor-cfg does not support")
+            else:
+                known = list(REGISTRY) + list(ALIASES) + ["net"]
+                sink.error(sec.loc, f"unknown section type [{sec.name}]{_did_you_mean(sec.name, known)}")
+            nodes.append(Node(index, "silence", {}, [index - 1], sec.loc))  # placeholder keeps indices
+            nodes[-1].shape = None
+            nodes[-1].broken = True
+            continue
+        what = f"[{sec.name}]"
+        values, locs, given = _type_options(sec, kind.all_options(), sink, what)
+        nodes.append(Node(index, kind.name, values, [], sec.loc, locs, given))
+
+    # inputs: resolve references once
+    for node in nodes:
+        if node.broken:
+            continue
+        spec = node.spec
+        inputs = [node.index - 1] if spec.sequential(node) else []
+        try:
+            refs = spec.input_refs(node)
+        except NodeError as exc:
+            sink.error(node.loc_of(exc.key), f"[{node.kind}] {exc.message}")
+            node.broken = True
+            continue
+        for ref, key in refs:
+            absolute = node.index + ref if ref < 0 else ref
+            where = node.loc_of(key)
+            if absolute < 0:
+                sink.error(where, f"[{node.kind}] {key}={ref} points before layer 0 (this is layer {node.index})")
+            elif absolute == node.index:
+                sink.error(where, f"[{node.kind}] {key}={ref} points to this layer itself (layer {node.index}); "
+                                  "inputs must be earlier layers")
+            elif absolute > node.index:
+                sink.error(where, f"[{node.kind}] {key}={ref} points forward to layer {absolute} "
+                                  f"(this is layer {node.index}; the file has {len(nodes)} layers)")
+            else:
+                inputs.append(absolute)
+                continue
+            node.broken = True
+        node.inputs = inputs
+
+    if dialect is None:
+        chosen, reason = detect_dialect([n.kind for n in nodes if not n.broken])
+    elif dialect in DIALECTS:
+        chosen, reason = DIALECTS[dialect], "chosen by the user"
+    else:
+        raise ValueError(f"unknown dialect {dialect!r}; choose one of {', '.join(DIALECTS)}")
+
+    height, width = net_opts["height"], net_opts["width"]
+    if img_size is not None:
+        height, width = (img_size, img_size) if isinstance(img_size, int) else img_size
+    channels = net_opts["channels"] or 3
+    net_loc = first.loc
+    if height <= 0 or width <= 0:
+        sink.error(net_loc, "[net] needs width= and height= (or give an input size: --img / img_size=)")
+        sink.raise_if_errors()
+    net = NetSpec(width, height, channels, net_opts, net_loc)
+    if not nodes:
+        sink.error(net_loc, "the cfg has no layers after [net]")
+    graph = Graph(source.path, net, nodes, chosen, reason, source.text)
+    ctx = graph.context()
+    input_shape = Shape(channels, height, width, 1)
+
+    for node in nodes:
+        if node.broken:
+            continue
+        try:
+            node.spec.validate(node, ctx)
+        except NodeError as exc:
+            sink.error(node.loc_of(exc.key), f"[{node.kind}] {exc.message}")
+            node.broken = True
+            continue
+        in_shapes = [input_shape if i < 0 else nodes[i].shape for i in node.inputs]
+        if any(s is None for s in in_shapes):
+            node.broken = True  # an earlier error already explains this
+            continue
+        node.in_shapes = in_shapes
+        try:
+            node.shape = node.spec.infer(node, in_shapes, ctx)
+        except NodeError as exc:
+            sink.error(node.loc_of(exc.key), f"[{node.kind}] {exc.message}")
+            node.broken = True
+    graph.warnings = sink.warnings
+    sink.raise_if_errors()
+    return graph
+
+
+def load_graph(cfg: str | Path, img_size=None, dialect: str | None = None) -> Graph:
+    """Parse and build a cfg file (or cfg text, when ``cfg`` contains a newline)."""
+    if isinstance(cfg, str) and "\n" in cfg:
+        source = parse_text(cfg, "<string>")
+    else:
+        source = parse_file(cfg)
+    return build_graph(source, img_size, dialect)

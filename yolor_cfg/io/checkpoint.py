@@ -1,0 +1,101 @@
+"""PyTorch checkpoints: YOLOR's and ours. Always loaded with ``weights_only=True``."""
+from __future__ import annotations
+
+import pickle
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+
+from ..errors import WeightsError
+
+if TYPE_CHECKING:
+    from ..backends.torch_exec import CompiledModel
+
+_LAYER_KEY = re.compile(r"^module_list\.(\d+)\.(.+)$")
+_WRAPPER_PREFIXES = ("module.", "model.")  # DDP / EMA wrappers around the module_list
+
+
+def read_torch_file(path: str | Path) -> object:
+    """torch.load with weights_only=True; a pickle that would run code is refused, never executed."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise WeightsError(
+            f"{path}: refused to unpickle: the file holds Python objects, not only tensors "
+            f"(a whole pickled model, or code). Re-save it as a state dict, e.g. "
+            f"torch.save(ckpt['model'].state_dict(), 'weights.pt') in the code that wrote it. ({exc})"
+        ) from None
+    except (RuntimeError, EOFError) as exc:
+        raise WeightsError(f"{path}: not a readable PyTorch file: {exc}") from None
+
+
+def _is_state_dict(obj) -> bool:
+    return isinstance(obj, dict) and bool(obj) and all(isinstance(v, torch.Tensor) for v in obj.values())
+
+
+def extract_state_dict(obj, path: str = "<checkpoint>", key: str | None = None) -> dict[str, torch.Tensor]:
+    """The state dict inside a checkpoint: a bare state dict, or {'model'|'state_dict'|'ema': ...}."""
+    if _is_state_dict(obj):
+        return obj
+    if isinstance(obj, dict):
+        keys = [key] if key else ["model", "state_dict", "ema", "ema_state_dict"]
+        for k in keys:
+            if _is_state_dict(obj.get(k)):
+                return obj[k]
+            if isinstance(obj.get(k), dict) and _is_state_dict(obj[k].get("state_dict")):
+                return obj[k]["state_dict"]
+    raise WeightsError(f"{path}: no state dict found (looked for a dict of tensors, or one under "
+                       f"'model', 'state_dict' or 'ema')")
+
+
+def _strip_wrappers(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    out = {}
+    for k, v in sd.items():
+        while not k.startswith("module_list.") and k.startswith(_WRAPPER_PREFIXES):
+            k = k.split(".", 1)[1]
+        out[k] = v
+    return out
+
+
+def load_state_dict(model: CompiledModel, state_dict: dict[str, torch.Tensor], source: str = "<state dict>"):
+    """Load YOLOR-keyed tensors (``module_list.{i}.Conv2d.weight``, ...) into ``model``, exactly.
+
+    Missing, unexpected and mis-shaped tensors are all reported together, each with its layer
+    index, kind and cfg line."""
+    nodes = model.graph.nodes
+    given = _strip_wrappers(state_dict)
+    expected = model.state_dict()
+    problems: list[str] = []
+
+    def where(key: str) -> str:
+        m = _LAYER_KEY.match(key)
+        if m and int(m.group(1)) < len(nodes):
+            n = nodes[int(m.group(1))]
+            return f"layer {n.index} [{n.kind}] (line {n.loc.line}) {m.group(2)}"
+        return key
+
+    to_load = {}
+    for k, v in given.items():
+        if k not in expected:
+            problems.append(f"unexpected tensor {where(k)} {tuple(v.shape)}")
+        elif expected[k].shape != v.shape:
+            problems.append(f"{where(k)}: expected shape {tuple(expected[k].shape)}, found {tuple(v.shape)}")
+        else:
+            to_load[k] = v
+    for k, v in expected.items():
+        if k not in given and not k.endswith("num_batches_tracked"):
+            problems.append(f"missing tensor {where(k)} {tuple(v.shape)}")
+    if problems:
+        shown = problems[:20] + ([f"... and {len(problems) - 20} more"] if len(problems) > 20 else [])
+        raise WeightsError(f"{source} does not fit {model.graph.path}:\n  " + "\n  ".join(shown))
+    with torch.no_grad():
+        for k, v in to_load.items():
+            expected[k].copy_(v)
+    return model
+
+
+def load_weights_into(model: CompiledModel, path: str | Path, key: str | None = None, **kwargs):
+    obj = read_torch_file(path)
+    return load_state_dict(model, extract_state_dict(obj, str(path), key), str(path))

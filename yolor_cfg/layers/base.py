@@ -1,0 +1,158 @@
+"""The layer-kind contract and its registry: one entry per cfg section type.
+
+Every stage loops over the registry: the graph builder types options and infers shapes
+with it, the PyTorch backend builds modules with it, the weight readers ask it for
+tensor layouts, and the passes ask it for their hooks.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ..options import COMMON_KEYS, Opt
+
+if TYPE_CHECKING:
+    import torch.nn as nn
+
+    from ..errors import SourceLoc
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Output of a layer for one image: channels, height, width; stride = input height / h."""
+
+    c: int
+    h: int
+    w: int
+    stride: float = 1
+
+    @property
+    def numel(self) -> int:
+        return self.c * self.h * self.w
+
+    def as_list(self) -> list[int]:
+        return [self.c, self.h, self.w]
+
+
+class NodeError(Exception):
+    """Raised by a kind's hooks; ``key`` names the option the message is about."""
+
+    def __init__(self, message: str, key: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.key = key
+
+
+@dataclass
+class Node:
+    """One layer of the IR."""
+
+    index: int
+    kind: str
+    options: dict[str, Any]
+    inputs: list[int]  # absolute layer indices; -1 is the network input
+    loc: SourceLoc
+    option_locs: dict[str, SourceLoc] = field(default_factory=dict)
+    given: frozenset[str] = frozenset()  # keys written in the file
+    shape: Shape | None = None
+    in_shapes: list[Shape] = field(default_factory=list)
+    broken: bool = False  # an error was reported for this node
+
+    @property
+    def spec(self) -> LayerKind:
+        return REGISTRY[self.kind]
+
+    def loc_of(self, key: str | None) -> SourceLoc:
+        return self.option_locs.get(key, self.loc) if key else self.loc
+
+    def __getitem__(self, key: str) -> Any:
+        return self.options[key]
+
+
+@dataclass
+class Context:
+    """What a kind's hooks may know besides the node: dialect, input size, other nodes."""
+
+    dialect: Any  # yolor_cfg.dialects.Dialect
+    net_height: int
+    net_width: int
+    net_channels: int
+    nodes: list[Node]
+
+
+class LayerKind:
+    """Base of all kinds. Subclasses set ``name`` and ``options`` and override hooks."""
+
+    name: ClassVar[str] = ""
+    aliases: ClassVar[tuple[str, ...]] = ()
+    options: ClassVar[dict[str, Opt]] = {}
+    yolor_only: ClassVar[bool] = False  # its presence selects the yolor dialect
+    is_head: ClassVar[bool] = False  # a detection head: its outputs are the model's outputs
+    summary: ClassVar[str] = ""
+
+    def all_options(self) -> dict[str, Opt]:
+        return {**COMMON_KEYS, **self.options}
+
+    # ---- graph ----
+    def input_refs(self, node: Node) -> list[tuple[int, str | None]]:
+        """Layer references as written (relative or absolute) with the key they come from.
+
+        The default is the previous layer (or the network input for layer 0)."""
+        return []
+
+    def sequential(self, node: Node) -> bool:
+        """Whether the previous layer is the first input (besides input_refs)."""
+        return True
+
+    def validate(self, node: Node, ctx: Context) -> None:
+        """Option checks that need no shapes; raise NodeError."""
+
+    def infer(self, node: Node, in_shapes: list[Shape], ctx: Context) -> Shape:
+        """The output shape; raise NodeError where the inputs do not fit."""
+        return in_shapes[0]
+
+    # ---- backend ----
+    def build(self, node: Node, ctx: Context) -> nn.Module:
+        """A module whose forward takes the node's input tensors in order."""
+        from ..backends.modules import Identity
+
+        return Identity()
+
+    def num_params(self, node: Node) -> int:
+        return 0
+
+    def macs(self, node: Node) -> int:
+        """Multiply-accumulates of the layer's convolution / matmul for one image."""
+        return 0
+
+    # ---- weights (Darknet .weights order); list of (tensor attribute path, shape) ----
+    def darknet_layout(self, node: Node) -> list[tuple[str, tuple[int, ...]]]:
+        return []
+
+
+REGISTRY: dict[str, LayerKind] = {}
+ALIASES: dict[str, str] = {}
+
+# Real Darknet sections that yolor-cfg does not build, with what they are.
+UNSUPPORTED: dict[str, str] = {
+    "local": "locally connected layer", "crnn": "convolutional RNN", "rnn": "recurrent layer",
+    "gru": "GRU", "lstm": "LSTM", "conv_lstm": "convolutional LSTM", "history": "history layer",
+    "crop": "crop layer", "detection": "YOLOv1 detection layer", "Gaussian_yolo": "Gaussian YOLOv3 head",
+    "contrastive": "contrastive loss layer", "normalization": "local response normalisation",
+    "lrn": "local response normalisation", "reorg3d": "reorg3d layer",
+    "implicit": "Darknet's [implicit] layer (use YOLOR's [implicit_add]/[implicit_mul])",
+    "network": "a second [net] section",
+}
+
+
+def register(cls: type[LayerKind]) -> type[LayerKind]:
+    inst = cls()
+    REGISTRY[cls.name] = inst
+    for alias in cls.aliases:
+        ALIASES[alias] = cls.name
+    return cls
+
+
+def lookup(section_name: str) -> LayerKind | None:
+    name = ALIASES.get(section_name, section_name)
+    return REGISTRY.get(name)

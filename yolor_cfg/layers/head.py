@@ -1,0 +1,150 @@
+"""Detection heads: [yolo] (YOLOv3/v4/YOLOR) and [region] (YOLOv2).
+
+Training mode returns the raw head tensor, batch x anchors x H x W x (5 + classes).
+Eval mode returns (decoded, raw): decoded is batch x (anchors*H*W) x (5 + classes) with
+centre x, centre y, width, height in input pixels, then objectness and class scores.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from ..options import Floats, Inert, Int, Ints, Float, Refused
+from .base import LayerKind, NodeError, Shape, register
+
+_YOLO_INERT = ("max", "show_details", "max_delta", "counters_per_class", "label_smooth_eps", "objectness_smooth",
+               "iou_normalizer", "obj_normalizer", "cls_normalizer", "delta_normalizer", "iou_loss",
+               "iou_thresh_kind", "beta_nms", "nms_kind", "jitter", "resize", "focal_loss", "ignore_thresh",
+               "truth_thresh", "iou_thresh", "random", "track_history_size", "sim_thresh", "dets_for_track",
+               "dets_for_show", "track_ciou_norm", "embedding_layer", "map", "from")
+
+
+def _grid(ny: int, nx: int, like: torch.Tensor) -> torch.Tensor:
+    yv, xv = torch.meshgrid(torch.arange(ny, device=like.device), torch.arange(nx, device=like.device),
+                            indexing="ij")
+    return torch.stack((xv, yv), 2).view(1, 1, ny, nx, 2).to(like.dtype)
+
+
+class DetectHead(nn.Module):
+    """Reshapes a head's feature map and decodes it; ``decoding`` picks the formula."""
+
+    def __init__(self, anchors: list[tuple[float, float]], nc: int, stride: tuple[float, float],
+                 decoding: str, scale_x_y: float = 1.0, class_softmax: bool = False):
+        super().__init__()
+        self.na, self.nc, self.no = len(anchors), nc, nc + 5
+        self.stride = stride  # (sy, sx) in input pixels
+        self.decoding, self.scale_x_y, self.class_softmax = decoding, scale_x_y, class_softmax
+        self.register_buffer("anchors", torch.tensor(anchors, dtype=torch.float32).view(1, -1, 1, 1, 2),
+                             persistent=False)
+
+    def forward(self, p):
+        bs, _, ny, nx = p.shape
+        p = p.view(bs, self.na, self.no, ny, nx).permute(0, 1, 3, 4, 2).contiguous()
+        if self.training:
+            return p
+        return self.decode(p).view(bs, -1, self.no), p
+
+    def decode(self, p):
+        ny, nx = p.shape[2], p.shape[3]
+        grid = _grid(ny, nx, p)
+        stride = p.new_tensor([self.stride[1], self.stride[0]])
+        if self.decoding == "yolor":  # scaled-YOLOv4: xy = (2s - 0.5 + grid) * stride, wh = (2s)^2 * anchor
+            s = p.sigmoid()
+            xy = (s[..., :2] * 2.0 - 0.5 + grid) * stride
+            wh = (s[..., 2:4] * 2) ** 2 * (self.anchors / stride) * stride
+            return torch.cat([xy, wh, s[..., 4:]], -1)
+        k = self.scale_x_y
+        if self.decoding == "darknet_new_coords":  # the conv is logistic already: no sigmoid here
+            xy = (p[..., :2] * k - 0.5 * (k - 1) + grid) * stride
+            wh = p[..., 2:4] ** 2 * 4 * self.anchors
+            return torch.cat([xy, wh, p[..., 4:]], -1)
+        if self.decoding == "darknet":
+            xy = (p[..., :2].sigmoid() * k - 0.5 * (k - 1) + grid) * stride
+            wh = p[..., 2:4].exp() * self.anchors
+            return torch.cat([xy, wh, p[..., 4:].sigmoid()], -1)
+        # region (YOLOv2): anchors in grid cells
+        xy = (p[..., :2].sigmoid() + grid) * stride
+        wh = p[..., 2:4].exp() * self.anchors * stride
+        cls = p[..., 5:].softmax(-1) if self.class_softmax else p[..., 5:].sigmoid()
+        return torch.cat([xy, wh, p[..., 4:5].sigmoid(), cls], -1)
+
+
+def _anchor_pairs(node, count: int) -> list[tuple[float, float]]:
+    values = node.options["anchors"]
+    if values is None:
+        raise NodeError("needs anchors= (width,height pairs in pixels)")
+    if len(values) % 2:
+        raise NodeError(f"anchors= has {len(values)} numbers; it needs width,height pairs (an even count)",
+                        "anchors")
+    pairs = [(values[i], values[i + 1]) for i in range(0, len(values), 2)]
+    if len(pairs) < count:
+        raise NodeError(f"num={count} but anchors= has only {len(pairs)} pairs", "anchors")
+    return pairs
+
+
+def _check_filters(node, in_shapes, ctx, per_anchor: int, count: int):
+    need = count * per_anchor
+    got = in_shapes[0].c
+    if got != need:
+        prev = ctx.nodes[node.inputs[0]]
+        raise NodeError(f"the layer before (layer {prev.index}, line {prev.loc.line}) gives {got} channels, but this "
+                        f"head needs {need} = {count} anchors x (classes {per_anchor - 5} + 5); "
+                        f"set filters={need} there")
+
+
+@register
+class Yolo(LayerKind):
+    name = "yolo"
+    is_head = True
+    summary = "YOLO detection head (anchors from mask=; decoding by dialect)"
+    options = {"classes": Int(20, min=1), "num": Int(1, min=1), "mask": Ints(None, min=0),
+               "anchors": Floats(None, min=0), "scale_x_y": Float(1.0), "new_coords": Int(0, min=0),
+               **{k: Inert() for k in _YOLO_INERT}}
+
+    def validate(self, node, ctx):
+        o = node.options
+        if o["mask"] is None:
+            o["mask"] = list(range(o["num"]))
+        pairs = _anchor_pairs(node, o["num"])
+        for m in o["mask"]:
+            if m >= len(pairs) or m >= o["num"]:
+                raise NodeError(f"mask index {m} is outside the anchors (there are {min(len(pairs), o['num'])}: "
+                                f"0..{min(len(pairs), o['num']) - 1})", "mask")
+        o["anchor_pairs"] = [pairs[m] for m in o["mask"]]
+
+    def infer(self, node, in_shapes, ctx):
+        _check_filters(node, in_shapes, ctx, node.options["classes"] + 5, len(node.options["mask"]))
+        return in_shapes[0]
+
+    def build(self, node, ctx):
+        o, s = node.options, node.in_shapes[0]
+        if ctx.dialect.name == "yolor":
+            decoding = "yolor"
+        else:
+            decoding = "darknet_new_coords" if o["new_coords"] else "darknet"
+        return DetectHead(o["anchor_pairs"], o["classes"], (ctx.net_height / s.h, ctx.net_width / s.w),
+                          decoding, o["scale_x_y"])
+
+
+@register
+class Region(LayerKind):
+    name = "region"
+    is_head = True
+    summary = "YOLOv2 detection head (anchors in grid cells)"
+    options = {"classes": Int(20, min=1), "num": Int(1, min=1), "anchors": Floats(None, min=0),
+               "softmax": Int(0, min=0), "coords": Refused(4, reason="only coords=4 boxes are supported"),
+               **{k: Inert() for k in ("max", "log", "sqrt", "focal_loss", "jitter", "resize", "rescore", "thresh",
+                                       "classfix", "absolute", "random", "coord_scale", "object_scale",
+                                       "noobject_scale", "mask_scale", "class_scale", "bias_match", "tree", "map")}}
+
+    def validate(self, node, ctx):
+        node.options["anchor_pairs"] = _anchor_pairs(node, node.options["num"])[: node.options["num"]]
+
+    def infer(self, node, in_shapes, ctx):
+        _check_filters(node, in_shapes, ctx, node.options["classes"] + 5, node.options["num"])
+        return in_shapes[0]
+
+    def build(self, node, ctx):
+        o, s = node.options, node.in_shapes[0]
+        return DetectHead(o["anchor_pairs"], o["classes"], (ctx.net_height / s.h, ctx.net_width / s.w),
+                          "region", class_softmax=bool(o["softmax"]))

@@ -1,0 +1,67 @@
+"""Pass-through and classifier-tail layers: [silence]/[empty], [dropout], [cost], [softmax]."""
+from __future__ import annotations
+
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..options import Choice, Float, Inert, Int, Refused
+from .base import LayerKind, register
+
+
+@register
+class Silence(LayerKind):
+    name = "silence"
+    aliases = ("empty",)
+    summary = "passes the previous layer through"
+
+
+class Dropout(nn.Module):
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x):
+        return F.dropout(x, self.p, self.training)
+
+
+@register
+class DropoutKind(LayerKind):
+    name = "dropout"
+    summary = "dropout while training, identity at inference"
+    options = {"probability": Float(0.2, min=0), "dropblock": Refused(0, reason="DropBlock is not supported"),
+               "dropblock_size_rel": Inert(), "dropblock_size_abs": Inert()}
+
+    def build(self, node, ctx):
+        return Dropout(node.options["probability"])
+
+
+@register
+class Cost(LayerKind):
+    name = "cost"
+    summary = "training cost of a classifier; identity at inference"
+    options = {"type": Choice("sse", choices=("sse", "masked", "smooth", "L1", "seg", "wgan")),
+               "scale": Inert(), "ratio": Inert(), "noobject_scale": Inert(), "thresh": Inert()}
+
+
+class Softmax(nn.Module):
+    def __init__(self, groups: int, temperature: float):
+        super().__init__()
+        self.groups, self.temperature = groups, temperature
+
+    def forward(self, x):
+        b = x.shape[0]
+        flat = x.reshape(b, self.groups, -1) / self.temperature
+        return flat.softmax(-1).reshape(x.shape)
+
+
+@register
+class SoftmaxKind(LayerKind):
+    name = "softmax"
+    aliases = ("soft",)
+    summary = "softmax over the flattened input (per group)"
+    options = {"groups": Int(1, min=1), "temperature": Float(1.0), "noloss": Inert(),
+               "spatial": Refused(0, reason="spatial softmax is not supported"),
+               "tree": Refused("", reason="hierarchical softmax trees are not supported")}
+
+    def build(self, node, ctx):
+        return Softmax(node.options["groups"], node.options["temperature"])

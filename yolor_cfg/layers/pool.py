@@ -1,0 +1,146 @@
+"""[maxpool], [local_avgpool], [avgpool], [upsample]."""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..options import Float, Inert, Int, Refused
+from .base import LayerKind, NodeError, Shape, register
+
+_POOL_OPTIONS = {"stride": Int(1, min=1), "stride_x": Int(None, min=1), "stride_y": Int(None, min=1),
+                 "size": Int(None, min=1), "padding": Int(None, min=0)}
+
+
+def _darknet_window(size: int, stride: int, padding: int, n: int) -> tuple[int, int, int]:
+    """(out, pad_before, pad_after) of Darknet's pooling: out = (n + padding - size) / stride + 1."""
+    out = (n + padding - size) // stride + 1
+    before = padding // 2
+    after = (out - 1) * stride + size - n - before
+    return out, before, after
+
+
+class DarknetPool(nn.Module):
+    """Darknet's max/local-average pooling: padding split as Darknet does, padded cells never win
+    a max and are not counted in an average."""
+
+    def __init__(self, size, stride, pads, average: bool, zero_pad: bool = False):
+        super().__init__()
+        self.size, self.stride, self.pads = size, stride, pads  # pads: (left, right, top, bottom)
+        self.average, self.zero_pad = average, zero_pad
+
+    def forward(self, x):
+        left, right, top, bottom = self.pads
+        if min(self.pads) < 0:  # Darknet never reads the cells past the last window
+            x = x[..., : x.shape[2] + min(bottom, 0), : x.shape[3] + min(right, 0)]
+            left, right, top, bottom = (max(p, 0) for p in self.pads)
+        if self.average:
+            ones = torch.ones_like(x[:1, :1])
+            pad = (left, right, top, bottom)
+            total = F.avg_pool2d(F.pad(x, pad), self.size, self.stride)
+            count = F.avg_pool2d(F.pad(ones, pad), self.size, self.stride)
+            return total / count
+        if left == right and top == bottom and 2 * max(left, top) <= self.size:
+            return F.max_pool2d(x, self.size, self.stride, (top, left))
+        fill = 0.0 if self.zero_pad else float("-inf")
+        return F.max_pool2d(F.pad(x, (left, right, top, bottom), value=fill), self.size, self.stride)
+
+
+@register
+class MaxPool(LayerKind):
+    name = "maxpool"
+    aliases = ("max",)
+    summary = "max pooling (Darknet's or YOLOR's padding rule, by dialect)"
+    options = {**_POOL_OPTIONS, "maxpool_zero_nonmax": Inert(),
+               "maxpool_depth": Refused(0, reason="channel-wise max pooling is not supported"),
+               "out_channels": Refused(1, reason="channel-wise max pooling is not supported"),
+               "antialiasing": Refused(0, reason="anti-aliased pooling is not supported")}
+    average = False
+
+    def validate(self, node, ctx):
+        o = node.options
+        o["stride_x"] = o["stride_x"] or o["stride"]
+        o["stride_y"] = o["stride_y"] or o["stride"]
+        o["size"] = o["size"] or o["stride"]
+        if o["padding"] is None:
+            o["padding"] = o["size"] - 1
+
+    def _geometry(self, node, s: Shape, ctx):
+        """(out_h, out_w, (left, right, top, bottom), zero_pad)."""
+        o = node.options
+        k = o["size"]
+        if ctx.dialect.name == "yolor" and not self.average:
+            # YOLOR: nn.MaxPool2d(k, s, padding=(k-1)//2), and ZeroPad2d((0,1,0,1)) before a 2x2/1 pool
+            if k == 2 and o["stride"] == 1:
+                return s.h, s.w, (0, 1, 0, 1), True
+            p = (k - 1) // 2
+            return ((s.h + 2 * p - k) // o["stride_y"] + 1, (s.w + 2 * p - k) // o["stride_x"] + 1,
+                    (p, p, p, p), False)
+        oh, top, bottom = _darknet_window(k, o["stride_y"], o["padding"], s.h)
+        ow, left, right = _darknet_window(k, o["stride_x"], o["padding"], s.w)
+        return oh, ow, (left, right, top, bottom), False
+
+    def infer(self, node, in_shapes, ctx):
+        s = in_shapes[0]
+        oh, ow, _, _ = self._geometry(node, s, ctx)
+        if oh < 1 or ow < 1:
+            raise NodeError(f"a {node.options['size']}x{node.options['size']} pool does not fit the "
+                            f"{s.h}x{s.w} input", "size")
+        return Shape(s.c, oh, ow, ctx.net_height / oh)
+
+    def build(self, node, ctx):
+        _, _, pads, zero = self._geometry(node, node.in_shapes[0], ctx)
+        o = node.options
+        return DarknetPool(o["size"], (o["stride_y"], o["stride_x"]), pads, self.average, zero)
+
+
+@register
+class LocalAvgPool(MaxPool):
+    name = "local_avgpool"
+    aliases = ("local_avg",)
+    summary = "average pooling over a window (padded cells not counted)"
+    options = dict(_POOL_OPTIONS)
+    average = True
+
+
+class GlobalAvgPool(nn.Module):
+    def forward(self, x):
+        return x.mean((2, 3), keepdim=True)
+
+
+@register
+class AvgPool(LayerKind):
+    name = "avgpool"
+    aliases = ("avg",)
+    summary = "global average pooling to one value per channel"
+
+    def infer(self, node, in_shapes, ctx):
+        return Shape(in_shapes[0].c, 1, 1, ctx.net_height)
+
+    def build(self, node, ctx):
+        return GlobalAvgPool()
+
+
+class Upsample(nn.Module):
+    def __init__(self, stride: int, scale: float):
+        super().__init__()
+        self.stride, self.scale = stride, scale
+
+    def forward(self, x):
+        y = F.interpolate(x, scale_factor=float(self.stride), mode="nearest")
+        return y if self.scale == 1 else y * self.scale
+
+
+@register
+class UpsampleKind(LayerKind):
+    name = "upsample"
+    summary = "nearest-neighbour upsampling by stride (values times scale)"
+    options = {"stride": Int(2, min=1, doc="a positive factor; Darknet's negative (reverse) stride is not "
+                                           "supported"), "scale": Float(1.0)}
+
+    def infer(self, node, in_shapes, ctx):
+        s, k = in_shapes[0], node.options["stride"]
+        return Shape(s.c, s.h * k, s.w * k, s.stride / k)
+
+    def build(self, node, ctx):
+        return Upsample(node.options["stride"], node.options["scale"])

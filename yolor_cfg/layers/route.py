@@ -1,0 +1,179 @@
+"""[route], [route_lhalf], [shortcut], [scale_channels], [sam]: layers that read other layers."""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from ..backends.activations import make_activation
+from ..options import Choice, Inert, Int, Ints
+from .base import LayerKind, NodeError, Shape, register
+from .conv import ACTIVATION_NAMES
+
+
+def _same_size(node, shapes, what="inputs"):
+    first = shapes[0]
+    for i, s in zip(node.inputs[1:], shapes[1:]):
+        if (s.h, s.w) != (first.h, first.w):
+            src = node.inputs[0]
+            raise NodeError(f"{what} have different sizes: layer {src} is {first.h}x{first.w}, layer {i} is "
+                            f"{s.h}x{s.w} (the input size must be a multiple of every stride the network uses)")
+
+
+class Concat(nn.Module):
+    """Concatenates the inputs' channel group ``group_id`` of ``groups`` (Darknet's route)."""
+
+    def __init__(self, groups: int = 1, group_id: int = 0, half: bool = False):
+        super().__init__()
+        self.groups, self.group_id, self.half = groups, group_id, half
+
+    def forward(self, *xs):
+        if self.half:  # YOLOR route_lhalf: the first half of each input
+            xs = tuple(x[:, : x.shape[1] // 2] for x in xs)
+        elif self.groups > 1:
+            xs = tuple(x.chunk(self.groups, 1)[self.group_id] for x in xs)
+        return xs[0] if len(xs) == 1 else torch.cat(xs, 1)
+
+
+@register
+class Route(LayerKind):
+    name = "route"
+    summary = "concatenate layers along channels (optionally one channel group of each)"
+    options = {"layers": Ints(required=True, doc="the layers to concatenate, e.g. layers=-1,61"),
+               "groups": Int(1, min=1), "group_id": Int(0, min=0), "stream": Inert(), "wait_stream": Inert()}
+    half = False
+
+    def sequential(self, node):
+        return False
+
+    def input_refs(self, node):
+        return [(i, "layers") for i in node.options["layers"]]
+
+    def validate(self, node, ctx):
+        if node.options["group_id"] >= node.options["groups"]:
+            raise NodeError(f"group_id={node.options['group_id']} must be below groups={node.options['groups']}",
+                            "group_id")
+
+    def infer(self, node, in_shapes, ctx):
+        _same_size(node, in_shapes, "route inputs")
+        div = 2 if self.half else node.options["groups"]
+        for i, s in zip(node.inputs, in_shapes):
+            if s.c % div:
+                raise NodeError(f"layer {i} has {s.c} channels, which do not split into {div} equal groups",
+                                "layers")
+        return Shape(sum(s.c for s in in_shapes) // div, in_shapes[0].h, in_shapes[0].w, in_shapes[0].stride)
+
+    def build(self, node, ctx):
+        return Concat(node.options["groups"], node.options["group_id"], half=self.half)
+
+
+@register
+class RouteLHalf(Route):
+    name = "route_lhalf"
+    summary = "YOLOR: concatenate the first half of each layer's channels"
+    options = {"layers": Ints(required=True, doc="the layers to take the first half of")}
+    yolor_only = True
+    half = True
+
+    def validate(self, node, ctx):
+        node.options.update(groups=1, group_id=0)
+
+
+class Residual(nn.Module):
+    """x + sum(from), channels matched as Darknet and YOLOR do (add into the common channels)."""
+
+    def __init__(self, activation: str):
+        super().__init__()
+        self.activation = make_activation(activation)
+
+    def forward(self, x, *others):
+        for a in others:
+            nx, na = x.shape[1], a.shape[1]
+            if nx == na:
+                x = x + a
+            elif nx > na:
+                x = torch.cat([x[:, :na] + a, x[:, na:]], 1)
+            else:
+                x = x + a[:, :nx]
+        return self.activation(x)
+
+
+@register
+class Shortcut(LayerKind):
+    name = "shortcut"
+    summary = "residual: add earlier layers to the previous one"
+    options = {"from": Ints(required=True, doc="the layer(s) to add, e.g. from=-3"),
+               "activation": Choice("linear", choices=ACTIVATION_NAMES),
+               "weights_type": Choice("none", choices=("none",)),
+               "weights_normalization": Choice("none", choices=("none", "relu", "avg_relu", "softmax"))}
+
+    def input_refs(self, node):
+        return [(i, "from") for i in node.options["from"]]
+
+    def infer(self, node, in_shapes, ctx):
+        _same_size(node, in_shapes, "shortcut inputs")
+        if ctx.dialect.name == "yolor":
+            for i, s in zip(node.inputs[1:], in_shapes[1:]):
+                if s.c != in_shapes[0].c:
+                    raise NodeError(f"cannot add layer {i} ({s.c} channels) to layer {node.inputs[0]} "
+                                    f"({in_shapes[0].c} channels): a residual needs equal channels", "from")
+        return in_shapes[0]
+
+    def build(self, node, ctx):
+        return Residual(node.options["activation"])
+
+
+class Multiply(nn.Module):
+    """Element-wise product of two inputs, then an activation."""
+
+    def __init__(self, activation: str):
+        super().__init__()
+        self.activation = make_activation(activation)
+
+    def forward(self, x, other):
+        return self.activation(x * other)
+
+
+def _broadcastable(small: Shape, big: Shape) -> bool:
+    return all(a in (1, b) for a, b in zip(small.as_list(), big.as_list()))
+
+
+@register
+class ScaleChannels(LayerKind):
+    name = "scale_channels"
+    summary = "multiply a feature map (from=) by the previous layer's per-channel (or per-pixel) scale"
+    options = {"from": Int(required=True), "scale_wh": Int(0, min=0),
+               "activation": Choice("linear", choices=ACTIVATION_NAMES)}
+
+    def input_refs(self, node):
+        return [(node.options["from"], "from")]
+
+    def infer(self, node, in_shapes, ctx):
+        scale, feature = in_shapes
+        want = Shape(1, feature.h, feature.w) if node.options["scale_wh"] else Shape(feature.c, 1, 1)
+        if scale.as_list() != want.as_list():
+            raise NodeError(f"the previous layer is {scale.c}x{scale.h}x{scale.w}, but scaling layer "
+                            f"{node.inputs[1]} ({feature.c}x{feature.h}x{feature.w}) needs "
+                            f"{want.c}x{want.h}x{want.w}", "from")
+        return feature
+
+    def build(self, node, ctx):
+        return Multiply(node.options["activation"])
+
+
+@register
+class SAM(LayerKind):
+    name = "sam"
+    summary = "spatial attention: element-wise product of the previous layer and from="
+    options = {"from": Int(required=True), "activation": Choice("linear", choices=ACTIVATION_NAMES)}
+
+    def input_refs(self, node):
+        return [(node.options["from"], "from")]
+
+    def infer(self, node, in_shapes, ctx):
+        if in_shapes[0].as_list() != in_shapes[1].as_list():
+            raise NodeError(f"[sam] needs equal shapes: {in_shapes[0].as_list()} vs {in_shapes[1].as_list()}",
+                            "from")
+        return in_shapes[1]
+
+    def build(self, node, ctx):
+        return Multiply(node.options["activation"])
