@@ -70,7 +70,10 @@ def _did_you_mean(word: str, candidates) -> str:
 
 
 def _type_options(section: Section, schema: dict[str, Opt], sink: DiagnosticSink, what: str):
-    """Typed values of a section's options (first occurrence wins, as in Darknet)."""
+    """Typed values of a section's options (first occurrence wins, as in Darknet).
+
+    Returns (values, value locations, keys given, ok); ok is False when any option was reported."""
+    errors_before = sum(d.severity == "error" for d in sink.diagnostics)
     values: dict[str, Any] = {}
     locs: dict[str, SourceLoc] = {}
     first_seen: dict[str, RawOption] = {}
@@ -105,7 +108,8 @@ def _type_options(section: Section, schema: dict[str, Opt], sink: DiagnosticSink
             sink.error(section.loc, f"{what} needs '{key}='{(' (' + spec.doc + ')') if spec.doc else ''}")
         elif not isinstance(spec, (Inert, Refused)):
             values[key] = spec.default
-    return values, locs, given
+    ok = sum(d.severity == "error" for d in sink.diagnostics) == errors_before
+    return values, locs, given, ok
 
 
 def detect_dialect(kinds: list[str]) -> tuple[Dialect, str]:
@@ -123,7 +127,7 @@ def build_graph(source: CfgSource, img_size: int | tuple[int, int] | None = None
     first = sections[0]
     if first.name not in ("net", "network"):
         raise CfgError([Diagnostic(first.loc, f"the first section must be [net], not [{first.name}]")])
-    net_opts, _, _ = _type_options(first, NET_OPTIONS, sink, "[net]")
+    net_opts, _, _, net_ok = _type_options(first, NET_OPTIONS, sink, "[net]")
 
     nodes: list[Node] = []
     for sec in sections[1:]:
@@ -136,13 +140,11 @@ def build_graph(source: CfgSource, img_size: int | tuple[int, int] | None = None
             else:
                 known = list(REGISTRY) + list(ALIASES) + ["net"]
                 sink.error(sec.loc, f"unknown section type [{sec.name}]{_did_you_mean(sec.name, known)}")
-            nodes.append(Node(index, "silence", {}, [index - 1], sec.loc))  # placeholder keeps indices
-            nodes[-1].shape = None
-            nodes[-1].broken = True
+            nodes.append(Node(index, "silence", {}, [index - 1], sec.loc, broken=True))  # keeps indices
             continue
         what = f"[{sec.name}]"
-        values, locs, given = _type_options(sec, kind.all_options(), sink, what)
-        nodes.append(Node(index, kind.name, values, [], sec.loc, locs, given))
+        values, locs, given, ok = _type_options(sec, kind.all_options(), sink, what)
+        nodes.append(Node(index, kind.name, values, [], sec.loc, locs, given, broken=not ok))
 
     # inputs: resolve references once
     for node in nodes:
@@ -180,6 +182,8 @@ def build_graph(source: CfgSource, img_size: int | tuple[int, int] | None = None
     else:
         raise ValueError(f"unknown dialect {dialect!r}; choose one of {', '.join(DIALECTS)}")
 
+    if not net_ok:
+        sink.raise_if_errors()
     height, width = net_opts["height"], net_opts["width"]
     if img_size is not None:
         height, width = (img_size, img_size) if isinstance(img_size, int) else img_size

@@ -52,7 +52,7 @@ class Reorg(LayerKind):
     def infer(self, node, in_shapes, ctx):
         s, k = in_shapes[0], node.options["stride"]
         if s.h % k or s.w % k:
-            raise NodeError(f"[reorg] with stride {k} needs an input divisible by {k}, got {s.h}x{s.w} "
+            raise NodeError(f"stride {k} needs an input divisible by {k}, got {s.h}x{s.w} "
                             f"(input size {ctx.net_height}x{ctx.net_width})")
         if ctx.dialect.name == "darknet" and s.c % (k * k):
             raise NodeError(f"Darknet's [reorg] needs channels divisible by {k * k}, got {s.c}")

@@ -1,0 +1,24 @@
+"""The ``yolor-cfg`` command line: one module per subcommand, each a thin layer over the API."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+SUBCOMMANDS = ("info", "check")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="yolor-cfg", description="Darknet-style cfg compiler for YOLOR networks")
+    sub = parser.add_subparsers(dest="command", required=True)
+    modules = {}
+    for name in SUBCOMMANDS:
+        module = importlib.import_module(f"yolor_cfg.cli.{name}")
+        module.add_parser(sub)
+        modules[name] = module
+    args = parser.parse_args(argv)
+    return modules[args.command].run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+"""``yolor-cfg check CFG...``: validate cfg files; exit 0 when all are valid, 2 otherwise."""
+from __future__ import annotations
+
+import sys
+
+from ..errors import CfgError
+from ..graph import load_graph
+from .common import img_size, print_diagnostics
+
+
+def add_parser(sub):
+    p = sub.add_parser("check", help="validate cfg files (path:line:col: error: ... per problem)")
+    p.add_argument("cfg", nargs="+")
+    p.add_argument("--img", type=img_size, metavar="SIZE", help="input size: 640, or HEIGHTxWIDTH")
+    p.add_argument("--dialect", choices=("yolor", "darknet"))
+    p.add_argument("--show-source", action="store_true", help="print the offending line under each problem")
+
+
+def check_file(path: str, img_size=None, dialect=None):
+    """(ok, diagnostics) for one file; never raises for problems in the file."""
+    try:
+        graph = load_graph(path, img_size, dialect)
+    except CfgError as exc:
+        return False, exc.diagnostics
+    return True, graph.warnings
+
+
+def run(args) -> int:
+    status = 0
+    for path in args.cfg:
+        ok, diags = check_file(path, args.img, args.dialect)
+        print_diagnostics(diags, args.show_source, sys.stdout)
+        if ok:
+            print(f"{path}: ok")
+        else:
+            status = 2
+    return status

@@ -1,0 +1,31 @@
+"""``yolor-cfg info CFG``: layers, shapes, parameters, GFLOPs and dialect."""
+from __future__ import annotations
+
+import json
+
+from ..errors import CfgError
+from ..graph import load_graph
+from ..summary import format_table, summarize
+from .common import img_size, print_diagnostics, report_cfg_error
+
+
+def add_parser(sub):
+    p = sub.add_parser("info", help="show the layer table of a cfg")
+    p.add_argument("cfg")
+    p.add_argument("--img", type=img_size, metavar="SIZE", help="input size: 640, or HEIGHTxWIDTH")
+    p.add_argument("--dialect", choices=("yolor", "darknet"))
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def run(args) -> int:
+    try:
+        graph = load_graph(args.cfg, args.img, args.dialect)
+    except CfgError as exc:
+        return report_cfg_error(exc)
+    print_diagnostics(graph.warnings)
+    info = summarize(graph)
+    if args.json:
+        print(json.dumps(info))
+    else:
+        print(format_table(graph, info))
+    return 0

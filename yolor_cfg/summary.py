@@ -1,0 +1,54 @@
+"""Per-layer facts of a graph: parameters and GFLOPs (2 x multiply-accumulates / 1e9)."""
+from __future__ import annotations
+
+from .graph import Graph
+
+
+def layer_rows(graph: Graph) -> list[dict]:
+    rows = []
+    for node in graph.nodes:
+        spec = node.spec
+        rows.append({
+            "index": node.index, "type": node.kind, "line": node.loc.line, "inputs": list(node.inputs),
+            "out_shape": node.shape.as_list(), "params": spec.num_params(node),
+            "gflops": 2 * spec.macs(node) / 1e9,
+        })
+    return rows
+
+
+def summarize(graph: Graph) -> dict:
+    rows = layer_rows(graph)
+    return {
+        "path": graph.path, "dialect": graph.dialect.name, "dialect_reason": graph.dialect_reason,
+        "input": [graph.net.channels, graph.net.height, graph.net.width],
+        "params": sum(r["params"] for r in rows), "gflops": sum(r["gflops"] for r in rows),
+        "heads": [{"index": n.index, "stride": n.in_shapes[0].stride, "anchors": n.options["anchor_pairs"],
+                   "classes": n.options["classes"]} for n in graph.heads],
+        "layers": rows,
+    }
+
+
+def _key_options(node) -> str:
+    o = node.options
+    if node.kind == "convolutional":
+        return (f"{o['filters']} {o['size']}x{o['size']}/{o['stride']}"
+                f"{' bn' if o['batch_normalize'] else ''} {o['activation']}")
+    return ""
+
+
+def format_table(graph: Graph, info: dict) -> str:
+    lines = [f"{'idx':>4}  {'type':<18} {'line':>5}  {'inputs':<14} {'output (CxHxW)':<18} {'params':>12} "
+             f"{'GFLOPs':>9}"]
+    for node, r in zip(graph.nodes, info["layers"]):
+        inputs = ",".join("in" if i < 0 else str(i) for i in r["inputs"]) or "-"
+        shape = "x".join(map(str, r["out_shape"]))
+        lines.append(f"{r['index']:>4}  {r['type']:<18} {r['line']:>5}  {inputs[:14]:<14} {shape:<18} "
+                     f"{r['params']:>12,} {r['gflops']:>9.3f}")
+    c, h, w = info["input"]
+    lines.append(f"total: {len(info['layers'])} layers, {info['params']:,} parameters, {info['gflops']:.3f} GFLOPs "
+                 f"at {c}x{h}x{w}")
+    for head in info["heads"]:
+        lines.append(f"head: layer {head['index']} stride {head['stride']:g}, {head['classes']} classes, anchors "
+                     + " ".join(f"{w:g},{h:g}" for w, h in head["anchors"]))
+    lines.append(f"dialect: {info['dialect']} ({info['dialect_reason']})")
+    return "\n".join(lines)
