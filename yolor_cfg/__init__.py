@@ -10,6 +10,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "compile": ("yolor_cfg.api", "compile"),
+    "load": ("yolor_cfg.io.checkpoint", "load_checkpoint"),
     "load_graph": ("yolor_cfg.graph", "load_graph"),
     "parse_text": ("yolor_cfg.frontend", "parse_text"),
     "CfgError": ("yolor_cfg.errors", "CfgError"),

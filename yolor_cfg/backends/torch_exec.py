@@ -93,11 +93,20 @@ class CompiledModel(nn.Module):
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
 
     # ---- weights ----
-    def load_weights(self, path: str | Path, **kwargs):
-        """Load a YOLOR/yolor-cfg ``.pt`` checkpoint (format picked from the content)."""
+    def load_weights(self, path: str | Path, partial: bool | int = False, key: str | None = None):
+        """Load weights, format picked from the content: a YOLOR or yolor-cfg ``.pt`` checkpoint,
+        or Darknet ``.weights`` (``partial`` loads a backbone prefix on purpose; returns a report)."""
         from ..io import load_weights_into
 
-        return load_weights_into(self, path, **kwargs)
+        return load_weights_into(self, path, key=key, partial=partial)
+
+    def save_weights(self, path: str | Path, names: list[str] | None = None, **extra):
+        """Write ``.weights`` (Darknet) or our ``.pt`` checkpoint, by the file's extension."""
+        from ..io import save_checkpoint, save_darknet_weights
+
+        if str(path).endswith(".weights"):
+            return save_darknet_weights(self, path, extra.get("header"))
+        return save_checkpoint(self, path, names, **extra)
 
 
 def build_model(graph: Graph) -> CompiledModel:

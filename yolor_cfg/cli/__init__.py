@@ -5,7 +5,7 @@ import argparse
 import importlib
 import sys
 
-SUBCOMMANDS = ("info", "check")
+SUBCOMMANDS = ("info", "check", "convert")
 
 
 def main(argv: list[str] | None = None) -> int:

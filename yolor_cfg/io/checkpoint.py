@@ -1,6 +1,7 @@
 """PyTorch checkpoints: YOLOR's and ours. Always loaded with ``weights_only=True``."""
 from __future__ import annotations
 
+import os
 import pickle
 import re
 from pathlib import Path
@@ -96,6 +97,52 @@ def load_state_dict(model: CompiledModel, state_dict: dict[str, torch.Tensor], s
     return model
 
 
-def load_weights_into(model: CompiledModel, path: str | Path, key: str | None = None, **kwargs):
+FORMAT = "yolor-cfg/1"
+
+
+def is_torch_file(path: str | Path) -> bool:
+    """A zip-format (torch.save) or legacy pickle file, judged by content, not extension."""
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    return magic == b"PK\x03\x04" or magic[:1] == b"\x80"
+
+
+def load_weights_into(model: CompiledModel, path: str | Path, key: str | None = None, partial: bool | int = False):
+    """Load any supported weight file into ``model``: our or YOLOR's .pt, or Darknet .weights."""
+    if not is_torch_file(path):
+        from .darknet_weights import load_darknet_weights
+
+        return load_darknet_weights(model, path, partial=partial)
     obj = read_torch_file(path)
     return load_state_dict(model, extract_state_dict(obj, str(path), key), str(path))
+
+
+def save_checkpoint(model: CompiledModel, path: str | Path, names: list[str] | None = None, **extra) -> None:
+    """Our checkpoint: state dict plus everything needed to rebuild the model (cfg text, dialect,
+    input size, class names) and whatever training adds (epoch, optimizer, EMA, hyp). Written
+    atomically (temp file + rename); tensors only, so it loads with weights_only=True."""
+    graph = model.graph
+    payload = {"format": FORMAT, "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+               "cfg": graph.text, "cfg_path": graph.path, "dialect": graph.dialect.name,
+               "img_size": [graph.net.height, graph.net.width], "names": list(names or []), **extra}
+    tmp = Path(f"{path}.tmp{os.getpid()}")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str | Path) -> CompiledModel:
+    """Rebuild a model from one of our checkpoints alone."""
+    from ..backends.torch_exec import CompiledModel
+    from ..frontend import parse_text
+    from ..graph import build_graph
+
+    obj = read_torch_file(path)
+    if not (isinstance(obj, dict) and obj.get("format") == FORMAT):
+        raise WeightsError(f"{path}: not a yolor-cfg checkpoint (it has no cfg inside); compile the cfg and use "
+                           "model.load_weights() instead")
+    graph = build_graph(parse_text(obj["cfg"], obj.get("cfg_path", str(path))), tuple(obj["img_size"]), obj["dialect"])
+    model = CompiledModel(graph)
+    load_state_dict(model, obj["model"], str(path))
+    model.names = list(obj.get("names", []))
+    model.checkpoint_extra = {k: v for k, v in obj.items() if k not in ("model", "cfg")}
+    return model
