@@ -41,7 +41,8 @@ def relative(ours: np.ndarray, ref: np.ndarray) -> float:
 
 
 @pytest.mark.parametrize("name, size", [("yolov3-tiny", 128), ("yolov4-tiny", 128), ("yolov3", 128), ("yolov4", 128),
-                                        ("yolov4-csp", 128), ("yolov2-tiny", 128), ("classifier", 64)])
+                                        ("yolov4-csp", 128), ("yolov2-tiny", 128), ("classifier", 64),
+                                        ("shortcut", 32)])
 def test_matches_opencv_darknet_importer(tmp_path, name, size):
     cfg = cfg_path(name)
     model, x = random_model(cfg, size)
