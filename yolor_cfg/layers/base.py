@@ -57,6 +57,7 @@ class Node:
     shape: Shape | None = None
     in_shapes: list[Shape] = field(default_factory=list)
     broken: bool = False  # an error was reported for this node
+    dialect: str = ""  # the graph's dialect name, for hooks that run without a Context
 
     @property
     def spec(self) -> LayerKind:

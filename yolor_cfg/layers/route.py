@@ -87,24 +87,88 @@ class Residual(nn.Module):
 
     def forward(self, x, *others):
         for a in others:
-            nx, na = x.shape[1], a.shape[1]
-            if nx == na:
-                x = x + a
-            elif nx > na:
-                x = torch.cat([x[:, :na] + a, x[:, na:]], 1)
-            else:
-                x = x + a[:, :nx]
+            x = _add_into(x, a)
         return self.activation(x)
+
+
+def _add_into(x, a):
+    """x + a over their common channels (extra channels of x pass through, extra of a are dropped)."""
+    nx, na = x.shape[1], a.shape[1]
+    if nx == na:
+        return x + a
+    if nx > na:
+        return torch.cat([x[:, :na] + a, x[:, na:]], 1)
+    return x + a[:, :nx]
+
+
+class WeightedResidualDarknet(nn.Module):
+    """Darknet's weighted shortcut: out = w0 x + sum_i w_i from_i, with one weight per input
+    (per_feature) or per input and channel (per_channel), normalised by relu or softmax."""
+
+    def __init__(self, n_inputs: int, channels: int, normalization: str, activation: str):
+        super().__init__()
+        self.weights = nn.Parameter(torch.ones(n_inputs, channels))
+        self.normalization = normalization
+        self.activation = make_activation(activation)
+
+    def _normalized(self):
+        w = self.weights
+        if self.normalization in ("relu", "avg_relu"):
+            w = torch.relu(w)
+            return w / (w.sum(0, keepdim=True) + 1e-4)
+        if self.normalization == "softmax":
+            e = torch.exp(w - w.max(0, keepdim=True).values)
+            return e / (e.sum(0, keepdim=True) + 1e-4)
+        return w
+
+    def forward(self, x, *others):
+        w = self._normalized()
+        c = x.shape[1]
+
+        def scaled(t, i):  # per_channel weights follow the output's channels
+            wi = w[i] if w.shape[1] == 1 else w[i, : t.shape[1]]
+            return t * wi.view(1, -1, 1, 1)
+
+        x = scaled(x, 0)
+        for i, a in enumerate(others, 1):
+            a = a[:, :c] if a.shape[1] > c else a
+            x = _add_into(x, scaled(a, i))
+        return self.activation(x)
+
+
+class WeightedResidualYolor(nn.Module):
+    """YOLOR's WeightedFeatureFusion: weights sigmoid(w) * 2 / n, one per input (key ``w``)."""
+
+    def __init__(self, n_inputs: int):
+        super().__init__()
+        self.w = nn.Parameter(torch.zeros(n_inputs))
+
+    def forward(self, x, *others):
+        w = torch.sigmoid(self.w) * (2 / self.w.numel())
+        x = x * w[0]
+        for i, a in enumerate(others, 1):
+            x = _add_into(x, a * w[i])
+        return x
 
 
 @register
 class Shortcut(LayerKind):
     name = "shortcut"
-    summary = "residual: add earlier layers to the previous one"
+    summary = "residual: add earlier layers to the previous one (optionally weighted)"
     options = {"from": Ints(required=True, doc="the layer(s) to add, e.g. from=-3"),
                "activation": Choice("linear", choices=ACTIVATION_NAMES),
-               "weights_type": Choice("none", choices=("none",)),
+               "weights_type": Choice("none", choices=("none", "per_feature", "per_layer", "per_channel")),
                "weights_normalization": Choice("none", choices=("none", "relu", "avg_relu", "softmax"))}
+
+    def _weight_shape(self, node):
+        o = node.options
+        n = len(o["from"]) + 1
+        if o["weights_type"] == "none":
+            return None
+        if node.dialect == "yolor":
+            return (n,)
+        return (n, node.in_shapes[0].c if o["weights_type"] == "per_channel" else 1)
+
 
     def input_refs(self, node):
         return [(i, "from") for i in node.options["from"]]
@@ -119,7 +183,22 @@ class Shortcut(LayerKind):
         return in_shapes[0]
 
     def build(self, node, ctx):
-        return Residual(node.options["activation"])
+        o, shape = node.options, self._weight_shape(node)
+        if shape is None:
+            return Residual(o["activation"])
+        if ctx.dialect.name == "yolor":
+            return WeightedResidualYolor(shape[0])
+        return WeightedResidualDarknet(shape[0], shape[1], o["weights_normalization"], o["activation"])
+
+    def num_params(self, node):
+        shape = self._weight_shape(node)
+        return 0 if shape is None else int(torch.Size(shape).numel())
+
+    def darknet_layout(self, node):
+        shape = self._weight_shape(node)
+        if shape is None:
+            return []
+        return [("w" if len(shape) == 1 else "weights", shape)]
 
 
 class Multiply(nn.Module):
