@@ -200,7 +200,7 @@ def build_graph(source: CfgSource, img_size: int | tuple[int, int] | None = None
     input_shape = Shape(channels, height, width, 1)
 
     for node in nodes:
-        node.dialect = chosen.name
+        node.dialect, node.origin = chosen.name, node.index
         if node.broken:
             continue
         try:

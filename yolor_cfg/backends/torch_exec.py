@@ -92,6 +92,21 @@ class CompiledModel(nn.Module):
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
 
+    # ---- passes ----
+    def fuse(self, passes=None, verbose: bool = False) -> "CompiledModel":
+        """A new, smaller model built from the rewritten graph (BN and implicit folded, dead
+        layers removed); same API. ``self.fuse_report`` summarises what changed."""
+        from ..passes import FUSE_PIPELINE, WeightedGraph, run_pipeline
+
+        wg, report = run_pipeline(WeightedGraph.from_model(self), passes or FUSE_PIPELINE)
+        fused = CompiledModel(wg.graph)
+        fused.load_state_dict(wg.state_dict(), strict=True)
+        fused.to(next(self.parameters()).device).train(self.training)
+        fused.fuse_report = report
+        if verbose:
+            print(report.summary())
+        return fused
+
     # ---- weights ----
     def load_weights(self, path: str | Path, partial: bool | int = False, key: str | None = None):
         """Load weights, format picked from the content: a YOLOR or yolor-cfg ``.pt`` checkpoint,

@@ -58,6 +58,7 @@ class Node:
     in_shapes: list[Shape] = field(default_factory=list)
     broken: bool = False  # an error was reported for this node
     dialect: str = ""  # the graph's dialect name, for hooks that run without a Context
+    origin: int = -1  # the layer's index in the cfg (passes renumber ``index``, never this)
 
     @property
     def spec(self) -> LayerKind:
@@ -89,6 +90,10 @@ class LayerKind:
     options: ClassVar[dict[str, Opt]] = {}
     yolor_only: ClassVar[bool] = False  # its presence selects the yolor dialect
     is_head: ClassVar[bool] = False  # a detection head: its outputs are the model's outputs
+    # pass hooks
+    inference_identity: ClassVar[bool] = False  # passes its first input through at inference (dce removes it)
+    implicit_source: ClassVar[bool] = False  # a learned tensor with no input (fold_implicit reads it)
+    implicit_op: ClassVar[str | None] = None  # 'add' | 'mul' | 'cat': applies an implicit tensor to its input
     summary: ClassVar[str] = ""
 
     def all_options(self) -> dict[str, Opt]:

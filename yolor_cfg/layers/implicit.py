@@ -23,6 +23,7 @@ class Implicit(nn.Module):
 
 class _ImplicitKind(LayerKind):
     yolor_only = True
+    implicit_source = True
     options = {"filters": Int(required=True, min=1, doc="the vector's length, e.g. filters=256")}
     mean = 0.0
     two_d = False
@@ -46,6 +47,10 @@ class _ImplicitKind(LayerKind):
 
     def darknet_layout(self, node):
         return [("implicit", self._shape(node))]
+
+    def implicit_value(self, node, params: dict) -> "torch.Tensor":
+        """The constant tensor this layer represents at inference, as the module returns it."""
+        return params["implicit"]
 
 
 def _implicit_kind(name: str, mean: float, two_d: bool, what: str):
@@ -114,4 +119,5 @@ for _two_d in (False, True):
     for _name, _op, _what in (("shift_channels", "add", "add"), ("control_channels", "mul", "multiply by"),
                               ("alternate_channels", "cat", "concatenate before the features")):
         register(type(_name + _sfx, (_ApplyKind,), {"name": _name + _sfx, "op": _op, "two_d": _two_d,
+                                                    "implicit_op": None if _two_d else _op,
                                                     "summary": f"YOLOR: {_what} an implicit tensor"}))

@@ -13,6 +13,7 @@ class Silence(LayerKind):
     name = "silence"
     aliases = ("empty",)
     summary = "passes the previous layer through"
+    inference_identity = True
 
 
 class Dropout(nn.Module):
@@ -28,6 +29,7 @@ class Dropout(nn.Module):
 class DropoutKind(LayerKind):
     name = "dropout"
     summary = "dropout while training, identity at inference"
+    inference_identity = True
     options = {"probability": Float(0.2, min=0), "dropblock": Refused(0, reason="DropBlock is not supported"),
                "dropblock_size_rel": Inert(), "dropblock_size_abs": Inert()}
 
@@ -39,6 +41,7 @@ class DropoutKind(LayerKind):
 class Cost(LayerKind):
     name = "cost"
     summary = "training cost of a classifier; identity at inference"
+    inference_identity = True
     options = {"type": Choice("sse", choices=("sse", "masked", "smooth", "L1", "seg", "wgan")),
                "scale": Inert(), "ratio": Inert(), "noobject_scale": Inert(), "thresh": Inert()}
 

@@ -162,7 +162,7 @@ class Shortcut(LayerKind):
 
     def _weight_shape(self, node):
         o = node.options
-        n = len(o["from"]) + 1
+        n = len(node.inputs)
         if o["weights_type"] == "none":
             return None
         if node.dialect == "yolor":

@@ -1,0 +1,50 @@
+"""Graph passes (IR -> IR, with tensors): each matches, checks (saying why it declined), rewrites
+and reports. ``run_pipeline`` runs a list of passes to a fixed point."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .base import PassResult, WeightedGraph
+from .dce import dce
+from .fold_bn import fold_bn
+from .fold_implicit import fold_implicit
+
+PASSES = {"fold_bn": fold_bn, "fold_implicit": fold_implicit, "dce": dce}
+FUSE_PIPELINE = ("fold_bn", "fold_implicit", "dce")
+
+
+@dataclass
+class PipelineReport:
+    rewrites: dict[str, list[str]] = field(default_factory=dict)
+    declined: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        parts = []
+        for name in self.rewrites:
+            n, d = len(self.rewrites[name]), len(self.declined[name])
+            verb = "removed" if name == "dce" else "folded"
+            parts.append(f"{name}: {n} {verb}" + (f", {d} declined" if d else ""))
+        return " · ".join(parts)
+
+    def details(self) -> str:
+        lines = []
+        for name in self.rewrites:
+            lines += [f"{name}: {r}" for r in self.rewrites[name]]
+            lines += [f"{name}: declined layer {i}: {why}" for i, why in self.declined[name]]
+        return "\n".join(lines)
+
+
+def run_pipeline(wg: WeightedGraph, names=FUSE_PIPELINE, max_rounds: int = 10) -> tuple[WeightedGraph, PipelineReport]:
+    """Run the passes in order, repeatedly, until none changes the graph."""
+    report = PipelineReport({n: [] for n in names}, {n: [] for n in names})
+    for _ in range(max_rounds):
+        changed = False
+        for name in names:
+            result: PassResult = PASSES[name](wg)
+            wg = result.wg
+            report.rewrites[name] += result.rewrites
+            report.declined[name] = result.declined  # the last round's reasons are the final ones
+            changed |= result.changed
+        if not changed:
+            break
+    return wg, report

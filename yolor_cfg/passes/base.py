@@ -1,0 +1,85 @@
+"""What passes work on: a graph plus its tensors, and what they report."""
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+
+import torch
+
+from ..graph import Graph
+from ..layers.base import Node
+
+_KEY = re.compile(r"^module_list\.(\d+)\.(.+)$")
+
+
+@dataclass
+class WeightedGraph:
+    """A graph and its tensors, keyed by layer index then attribute ('Conv2d.weight', ...)."""
+
+    graph: Graph
+    params: dict[int, dict[str, torch.Tensor]]
+
+    @classmethod
+    def from_model(cls, model) -> WeightedGraph:
+        params: dict[int, dict[str, torch.Tensor]] = {n.index: {} for n in model.graph.nodes}
+        for key, value in model.state_dict().items():
+            m = _KEY.match(key)
+            params[int(m.group(1))][m.group(2)] = value.detach().clone()
+        return cls(model.graph, params)
+
+    def copy(self) -> WeightedGraph:
+        graph = copy.copy(self.graph)
+        graph.nodes = [copy.copy(n) for n in self.graph.nodes]
+        for n in graph.nodes:
+            n.options = dict(n.options)
+            n.inputs = list(n.inputs)
+            n.in_shapes = list(n.in_shapes)
+        return WeightedGraph(graph, {i: dict(p) for i, p in self.params.items()})
+
+    @property
+    def nodes(self) -> list[Node]:
+        return self.graph.nodes
+
+    def consumers(self, index: int) -> list[int]:
+        return [n.index for n in self.nodes if index in n.inputs]
+
+    def replace_uses(self, old: int, new: int) -> None:
+        for n in self.nodes:
+            n.inputs = [new if i == old else i for i in n.inputs]
+
+    def remove(self, doomed: set[int]) -> None:
+        """Drop nodes (nothing may still read them) and renumber the rest in order."""
+        keep = [n for n in self.nodes if n.index not in doomed]
+        renumber = {n.index: i for i, n in enumerate(keep)}
+        renumber[-1] = -1
+        params = {}
+        for n in keep:
+            params[renumber[n.index]] = self.params[n.index]
+            n.inputs = [renumber[i] for i in n.inputs]
+            n.index = renumber[n.index]
+        self.graph.nodes = keep
+        self.params = params
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {f"module_list.{i}.{k}": v for i, p in self.params.items() for k, v in p.items()}
+
+
+@dataclass
+class PassResult:
+    wg: WeightedGraph
+    rewrites: list[str] = field(default_factory=list)
+    declined: list[tuple[int, str]] = field(default_factory=list)  # (cfg layer index, why)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.rewrites)
+
+
+def describe(node: Node) -> str:
+    return f"layer {node.origin} [{node.kind}] (line {node.loc.line})"
+
+
+def only_consumer(wg: WeightedGraph, index: int) -> int | None:
+    users = wg.consumers(index)
+    return users[0] if len(users) == 1 else None
