@@ -5,7 +5,7 @@ import argparse
 import importlib
 import sys
 
-SUBCOMMANDS = ("info", "check", "convert")
+SUBCOMMANDS = ("info", "check", "convert", "export", "verify")
 
 
 def main(argv: list[str] | None = None) -> int:

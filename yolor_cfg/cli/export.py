@@ -1,0 +1,47 @@
+"""``yolor-cfg export``: cfg + weights -> deployment-clean ONNX, checked against PyTorch."""
+from __future__ import annotations
+
+from ..api import compile
+from ..errors import CfgError, WeightsError
+from ..export import ExportOptions, export_onnx
+from ..export.onnx import ExportError
+from .common import img_size, report_cfg_error
+
+
+def add_parser(sub):
+    p = sub.add_parser("export", help="export to ONNX (fused, self-checked against PyTorch)")
+    p.add_argument("--cfg", required=True)
+    p.add_argument("--weights", help=".pt or .weights (random weights when omitted: for trying things out)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--img", type=img_size, help="input size: 640, or HEIGHTxWIDTH (default: the cfg's)")
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--dynamic", nargs="?", const="batch", choices=("batch", "hw"),
+                   help="dynamic batch (--dynamic) or batch, height and width (--dynamic hw)")
+    p.add_argument("--opset", type=int, default=17)
+    p.add_argument("--no-fuse", action="store_true")
+    p.add_argument("--half", action="store_true", help="float16 weights and input")
+    p.add_argument("--raw", action="store_true", help="head outputs only (no decoding)")
+    p.add_argument("--nms", action="store_true", help="append ONNX NonMaxSuppression: output [N, 7]")
+    p.add_argument("--conf", type=float, default=0.25)
+    p.add_argument("--iou", type=float, default=0.45)
+    p.add_argument("--max-det", type=int, default=300)
+    p.add_argument("--tolerance", type=float, help="parity tolerance (default 1e-4; 1e-2 with --half)")
+    p.add_argument("--dialect", choices=("yolor", "darknet"))
+
+
+def run(args) -> int:
+    try:
+        model = compile(args.cfg, img_size=args.img, dialect=args.dialect)
+        if args.weights:
+            model.load_weights(args.weights)
+        size = args.img if isinstance(args.img, tuple) else ((args.img, args.img) if args.img else None)
+        opts = ExportOptions(img_size=size, batch=args.batch, dynamic=bool(args.dynamic), dynamic_hw=args.dynamic == "hw",
+                             opset=args.opset, fuse=not args.no_fuse, half=args.half, raw=args.raw, nms=args.nms,
+                             conf=args.conf, iou=args.iou, max_det=args.max_det, tolerance=args.tolerance)
+        print(export_onnx(model, args.out, opts).format())
+    except CfgError as exc:
+        return report_cfg_error(exc)
+    except (WeightsError, ExportError) as exc:
+        print(f"error: {exc}")
+        return 1
+    return 0

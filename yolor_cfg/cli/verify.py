@@ -1,0 +1,33 @@
+"""``yolor-cfg verify``: compare an exported ONNX file with the cfg model, layer by layer."""
+from __future__ import annotations
+
+from ..api import compile
+from ..errors import CfgError, WeightsError
+from ..export import verify_onnx
+from ..export.onnx import ExportError
+from .common import report_cfg_error
+
+
+def add_parser(sub):
+    p = sub.add_parser("verify", help="compare an ONNX export with the cfg model layer by layer")
+    p.add_argument("--cfg", required=True)
+    p.add_argument("--weights")
+    p.add_argument("--onnx", required=True)
+    p.add_argument("--tolerance", type=float, default=1e-4)
+    p.add_argument("--dialect", choices=("yolor", "darknet"))
+
+
+def run(args) -> int:
+    try:
+        model = compile(args.cfg, dialect=args.dialect)
+        if args.weights:
+            model.load_weights(args.weights)
+        lines = verify_onnx(model, args.onnx, args.tolerance)
+        print("\n".join(lines))
+        print(f"ok: {len(lines)} layers agree within {args.tolerance:g}")
+    except CfgError as exc:
+        return report_cfg_error(exc)
+    except (WeightsError, ExportError) as exc:
+        print(f"error: {exc}")
+        return 1
+    return 0
