@@ -167,7 +167,7 @@ def export_onnx(model, out: str | Path, opts: ExportOptions | None = None) -> Ex
     # parity: onnxruntime against the unfused PyTorch model
     tol = opts.tolerance if opts.tolerance is not None else (1e-2 if opts.half else 1e-4)
     session = ort.InferenceSession(pre_nms.SerializeToString(), providers=["CPUExecutionProvider"])
-    batches = [1, 3] if (opts.dynamic or opts.dynamic_hw) else [opts.batch, opts.batch]
+    batches = [1, 3] if (opts.dynamic or opts.dynamic_hw) else [opts.batch]
     parity = []
     gen = torch.Generator().manual_seed(0)
     for b in batches:
