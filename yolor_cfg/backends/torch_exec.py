@@ -92,6 +92,18 @@ class CompiledModel(nn.Module):
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
 
+    def predict(self, image, conf: float = 0.25, iou: float = 0.45, max_det: int = 300):
+        """Detections for one image (BGR array or path) in its original pixel coordinates:
+        a list of ``Detection(box=(x1, y1, x2, y2), score, cls, name)``."""
+        from ..detect import Predictor
+
+        device = next(self.parameters()).device
+        was_training = self.training
+        try:
+            return Predictor(self, device=device)(image, conf, iou, max_det)
+        finally:
+            self.train(was_training)
+
     # ---- passes ----
     def fuse(self, passes=None, verbose: bool = False) -> "CompiledModel":
         """A new, smaller model built from the rewritten graph (BN and implicit folded, dead

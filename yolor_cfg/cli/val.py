@@ -1,0 +1,48 @@
+"""``yolor-cfg val``: COCO metrics (pycocotools) of a model on a dataset's val split."""
+from __future__ import annotations
+
+import torch
+
+from ..api import compile
+from ..errors import CfgError, WeightsError
+from ..eval.coco import coco_from_labels
+from ..eval.validate import run_validation
+from ..train.data import DataConfig, DataError, DetectionDataset, build_index, collate
+from .common import report_cfg_error
+
+
+def add_parser(sub):
+    p = sub.add_parser("val", help="evaluate on a dataset's val split (COCO AP with pycocotools)")
+    p.add_argument("--cfg", required=True)
+    p.add_argument("--weights")
+    p.add_argument("--data", default="synth")
+    p.add_argument("--img", type=int, default=256)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--conf", type=float, default=0.001)
+    p.add_argument("--iou", type=float, default=0.65)
+    p.add_argument("--max-det", type=int, default=300)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--out", default="runs/val", help="folder for predictions.json, metrics.json, pr_curve.png")
+    p.add_argument("--workers", type=int, default=2)
+
+
+def run(args) -> int:
+    try:
+        data = DataConfig.load(args.data)
+        model = compile(args.cfg, img_size=args.img)
+        if args.weights:
+            model.load_weights(args.weights)
+        index = build_index(data, "val")
+        print(f"val: {index.summary()}")
+        loader = torch.utils.data.DataLoader(DetectionDataset(index, args.img), batch_size=args.batch,
+                                             num_workers=args.workers, collate_fn=collate)
+        device = "cpu" if args.device == "cpu" or not torch.cuda.is_available() else f"cuda:{args.device}"
+        result = run_validation(model.to(device), loader, data.names, coco_from_labels(index.images, index.labels, data.names),
+                                args.conf, args.iou, args.max_det, device=device, out_dir=args.out)
+    except CfgError as exc:
+        return report_cfg_error(exc)
+    except (WeightsError, DataError) as exc:
+        print(f"error: {exc}")
+        return 1
+    print(f"mAP@0.5 {result.map50:.4f}  mAP@0.5:0.95 {result.map:.4f}  (saved in {args.out})")
+    return 0

@@ -1,0 +1,147 @@
+"""Detection on images and videos, with the PyTorch model or an exported ONNX model."""
+from __future__ import annotations
+
+import glob
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from .eval.nms import non_max_suppression, scale_boxes
+from .train.augment import letterbox
+from .train.data import IMAGE_SUFFIXES
+
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
+
+
+@dataclass
+class Detection:
+    box: tuple[float, float, float, float]  # x1, y1, x2, y2 in original image pixels
+    score: float
+    cls: int
+    name: str
+
+    def as_dict(self) -> dict:
+        return {"box": [round(v, 2) for v in self.box], "score": round(self.score, 5), "class": self.cls, "name": self.name}
+
+
+class Predictor:
+    """Letterbox -> model -> NMS -> boxes in original pixels, for a CompiledModel or an ONNX file."""
+
+    def __init__(self, model=None, onnx_path: str | Path | None = None, img_size: int | tuple[int, int] | None = None,
+                 names: list[str] | None = None, device="cpu"):
+        self.device = torch.device(device)
+        self.session = None
+        if onnx_path is not None:
+            import onnxruntime as ort
+
+            self.session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+            meta = self.session.get_modelmeta().custom_metadata_map
+            self.names = names or json.loads(meta.get("names", "[]"))
+            size = img_size or tuple(json.loads(meta["input_size"]))
+            self.input_name = self.session.get_inputs()[0].name
+            self.half = self.session.get_inputs()[0].type == "tensor(float16)"
+            self.nms_in_graph = self.session.get_outputs()[0].name == "nms"
+        else:
+            self.model = model.eval().to(self.device)
+            self.names = names or list(getattr(model, "names", []) or [])
+            size = img_size or (model.graph.net.height, model.graph.net.width)
+            self.nms_in_graph = False
+        self.size = (size, size) if isinstance(size, int) else tuple(size)
+
+    def _name(self, c: int) -> str:
+        return self.names[c] if c < len(self.names) else str(c)
+
+    @torch.no_grad()
+    def __call__(self, image: np.ndarray | str | Path, conf: float = 0.25, iou: float = 0.45, max_det: int = 300) -> list[Detection]:
+        """Detections for one BGR image (or a path), in its own pixel coordinates."""
+        if not isinstance(image, np.ndarray):
+            path = str(image)
+            image = cv2.imread(path)
+            if image is None:
+                raise FileNotFoundError(f"{path}: cannot read image")
+        padded, ratio, pad = letterbox(image, self.size, scaleup=True)
+        x = np.ascontiguousarray(padded[:, :, ::-1].transpose(2, 0, 1))[None].astype(np.float32) / 255
+        if self.session is not None:
+            out = self.session.run(None, {self.input_name: x.astype(np.float16) if self.half else x})[0]
+            if self.nms_in_graph:
+                rows = torch.from_numpy(out.astype(np.float32))
+                rows = rows[rows[:, 5] > conf][:, 1:]  # drop the batch column
+            else:
+                rows = non_max_suppression(torch.from_numpy(out.astype(np.float32)), conf, iou, max_det=max_det)[0]
+        else:
+            out = self.model(torch.from_numpy(x).to(self.device))
+            rows = non_max_suppression(out[0].float().cpu(), conf, iou, max_det=max_det)[0]
+        boxes = scale_boxes(rows[:, :4], ratio, pad, image.shape[:2])
+        return [Detection(tuple(b), float(s), int(c), self._name(int(c)))
+                for b, s, c in zip(boxes.tolist(), rows[:, 4].tolist(), rows[:, 5].tolist())]
+
+
+def draw(image: np.ndarray, detections: list[Detection]) -> np.ndarray:
+    out = image.copy()
+    for d in detections:
+        colour = tuple(int(v) for v in np.random.default_rng(d.cls).integers(40, 255, 3))
+        x1, y1, x2, y2 = (int(round(v)) for v in d.box)
+        cv2.rectangle(out, (x1, y1), (x2, y2), colour, 2, cv2.LINE_AA)
+        label = f"{d.name} {d.score:.2f}"
+        (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.45, 1)
+        cv2.rectangle(out, (x1, max(y1 - th - 4, 0)), (x1 + tw + 2, max(y1, th + 4)), colour, -1)
+        cv2.putText(out, label, (x1 + 1, max(y1 - 3, th + 1)), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+    return out
+
+
+def list_sources(source: str) -> list[Path]:
+    p = Path(source)
+    if p.is_dir():
+        return sorted(q for q in p.iterdir() if q.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES)
+    if p.exists():
+        return [p]
+    matches = sorted(Path(m) for m in glob.glob(source, recursive=True))
+    if not matches:
+        raise FileNotFoundError(f"{source}: no such file, folder or glob match")
+    return matches
+
+
+def run_detect(predictor: Predictor, source: str, out_dir: str | Path, conf=0.25, iou=0.45, max_det=300,
+               progress: bool = True) -> dict[str, list[dict]]:
+    """Detect on every image/video under ``source``; writes annotated files and a JSON of detections."""
+    from tqdm import tqdm
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results: dict[str, list[dict]] = {}
+    for path in tqdm(list_sources(source), desc="detect", disable=not progress):
+        if path.suffix.lower() in VIDEO_SUFFIXES:
+            cap = cv2.VideoCapture(str(path))
+            fps = cap.get(cv2.CAP_PROP_FPS) or 25
+            writer = None
+            frame_i = 0
+            while True:
+                ok, frame = cap.read()
+                if not ok:
+                    break
+                dets = predictor(frame, conf, iou, max_det)
+                if writer is None:
+                    writer = cv2.VideoWriter(str(out_dir / (path.stem + ".mp4")), cv2.VideoWriter_fourcc(*"mp4v"), fps,
+                                             (frame.shape[1], frame.shape[0]))
+                writer.write(draw(frame, dets))
+                results[f"{path.name}#{frame_i}"] = [d.as_dict() for d in dets]
+                frame_i += 1
+            cap.release()
+            if writer is not None:
+                writer.release()
+            continue
+        image = cv2.imread(str(path))
+        if image is None:
+            results[path.name] = []
+            continue
+        dets = predictor(image, conf, iou, max_det)
+        cv2.imwrite(str(out_dir / (path.stem + ".jpg")), draw(image, dets))
+        (out_dir / (path.stem + ".txt")).write_text(
+            "".join(f"{d.cls} {d.score:.5f} {d.box[0]:.2f} {d.box[1]:.2f} {d.box[2]:.2f} {d.box[3]:.2f}\n" for d in dets))
+        results[path.name] = [d.as_dict() for d in dets]
+    (out_dir / "detections.json").write_text(json.dumps(results, indent=1))
+    return results

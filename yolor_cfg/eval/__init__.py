@@ -1,0 +1,1 @@
+"""Evaluation: NMS, COCO metrics (pycocotools), validation loop."""

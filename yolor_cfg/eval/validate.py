@@ -1,0 +1,65 @@
+"""The validation loop shared by ``yolor-cfg val`` and training."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from .coco import coco_from_labels, evaluate, format_class_table, per_class_ap, plot_pr_curve
+from .nms import non_max_suppression, scale_boxes
+
+
+@dataclass
+class ValResult:
+    metrics: dict
+    per_class: list[dict]
+    predictions: list[dict]
+    coco_eval: object = None
+
+    @property
+    def map50(self) -> float:
+        return self.metrics["AP50"]
+
+    @property
+    def map(self) -> float:
+        return self.metrics["AP"]
+
+
+@torch.no_grad()
+def run_validation(model, loader, names: list[str], gt: dict | None = None, conf: float = 0.001, iou: float = 0.65,
+                   max_det: int = 300, device="cpu", out_dir: str | Path | None = None, verbose: bool = True,
+                   progress: bool = True, autocast_dtype=None) -> ValResult:
+    """Predict on every batch, NMS, map boxes back to original pixels, score with pycocotools.
+
+    Image ids are the positions in the loader's dataset index (as ``coco_from_labels`` numbers them)."""
+    index = loader.dataset.index
+    gt = gt or coco_from_labels(index.images, index.labels, names)
+    model.eval()
+    predictions = []
+    position = {p: i for i, p in enumerate(index.images)}
+    batches = tqdm(loader, desc="val", leave=False, disable=not progress)
+    for images, _, paths, shapes in batches:
+        x = images.to(device).float() / 255
+        with torch.autocast(device_type=torch.device(device).type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+            out = model(x)
+        dets = out[0] if isinstance(out, tuple) else out
+        for det, path, (shape0, ratio, pad) in zip(non_max_suppression(dets.float(), conf, iou, max_det=max_det), paths, shapes):
+            boxes = scale_boxes(det[:, :4], ratio, pad, shape0).tolist()
+            for (x1, y1, x2, y2), score, cls in zip(boxes, det[:, 4].tolist(), det[:, 5].tolist()):
+                predictions.append({"image_id": position[path], "category_id": int(cls),
+                                    "bbox": [round(x1, 3), round(y1, 3), round(x2 - x1, 3), round(y2 - y1, 3)],
+                                    "score": round(score, 5)})
+    metrics, e = evaluate(gt, predictions, verbose=verbose)
+    rows = per_class_ap(e, names)
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "predictions.json").write_text(json.dumps(predictions))
+        (out_dir / "metrics.json").write_text(json.dumps({"metrics": metrics, "per_class": rows}, indent=2))
+        plot_pr_curve(e, names, out_dir / "pr_curve.png")
+        if verbose:
+            print(format_class_table(rows))
+    return ValResult(metrics, rows, predictions, e)

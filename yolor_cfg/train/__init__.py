@@ -1,0 +1,1 @@
+"""Training: data, augmentation, the YOLOR loss and the trainer."""

@@ -1,0 +1,444 @@
+"""The trainer: one CPU, one GPU, or many GPUs through torchrun (DDP), the same code.
+
+SGD/Adam with parameter groups (no weight decay on biases, BatchNorm and implicit vectors),
+warm-up, cosine or linear schedule, accumulation to a nominal batch of 64, EMA weights, mixed
+precision (fp16 on CUDA, bf16 on CPUs with native bf16), validation every epoch, best/last
+checkpoints written atomically, results.csv and plots, exact resume."""
+from __future__ import annotations
+
+import csv
+import math
+import os
+import random
+import time
+from copy import deepcopy
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+from tqdm import tqdm
+
+from ..api import compile as compile_cfg
+from ..errors import YolorCfgError
+from ..eval.coco import coco_from_labels
+from ..eval.validate import run_validation
+from ..io.checkpoint import load_state_dict, read_torch_file, save_checkpoint
+from .data import DataConfig, DetectionDataset, build_index, collate
+from .hyp import load_hyp
+from .loss import YoloLoss
+
+NOMINAL_BATCH = 64
+
+
+class TrainingError(YolorCfgError):
+    """Training cannot go on (NaN loss, data that does not fit the network, ...)."""
+
+
+@dataclass
+class TrainOptions:
+    cfg: str = ""
+    data: str = "synth"
+    epochs: int = 10
+    batch: int = 16
+    img: int = 256
+    weights: str | None = None
+    hyp: str | None = None
+    device: str = "cpu"
+    workers: int = 2
+    project: str = "runs/train"
+    name: str = "exp"
+    exist_ok: bool = False
+    resume: str | None = None
+    seed: int = 0
+    deterministic: bool = False
+    optimizer: str = "sgd"
+    linear_lr: bool = False
+    sync_bn: bool = False
+    amp: bool = True
+    val_conf: float = 0.001
+    val_iou: float = 0.65
+    nominal_batch: int = NOMINAL_BATCH  # gradients are accumulated up to this batch size
+    max_steps: int | None = None  # stop after this many optimizer steps (tests)
+    progress: bool = True
+    hyp_overrides: dict = field(default_factory=dict)
+
+
+def cpu_has_native_bf16() -> bool:
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+class ModelEMA:
+    """Exponential moving average of weights; decay ramps up as 0.9999 * (1 - exp(-updates / 2000))."""
+
+    def __init__(self, model: nn.Module, decay: float = 0.9999, updates: int = 0):
+        self.ema = deepcopy(model).eval()
+        self.updates, self.decay = updates, decay
+        for p in self.ema.parameters():
+            p.requires_grad_(False)
+
+    def update(self, model: nn.Module) -> None:
+        with torch.no_grad():
+            self.updates += 1
+            d = self.decay * (1 - math.exp(-self.updates / 2000))
+            state = model.state_dict()
+            for k, v in self.ema.state_dict().items():
+                if v.dtype.is_floating_point:
+                    v.mul_(d).add_(state[k].detach(), alpha=1 - d)
+                else:
+                    v.copy_(state[k])
+
+
+def _param_groups(model: nn.Module, weight_decay: float):
+    decay, no_decay_bn, bias = [], [], []
+    for module in model.modules():
+        for name, p in module.named_parameters(recurse=False):
+            if not p.requires_grad:
+                continue
+            if name == "bias":
+                bias.append(p)
+            elif isinstance(module, nn.modules.batchnorm._BatchNorm) or name in ("implicit", "w", "weights"):
+                no_decay_bn.append(p)  # BN scales, implicit vectors, shortcut weights
+            else:
+                decay.append(p)
+    return no_decay_bn, decay, bias
+
+
+def _unwrap(model):
+    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+
+
+def next_run_dir(project: str, name: str, exist_ok: bool) -> Path:
+    base = Path(project) / name
+    if exist_ok or not base.exists():
+        return base
+    n = 2
+    while (Path(project) / f"{name}{n}").exists():
+        n += 1
+    return Path(project) / f"{name}{n}"
+
+
+def _rng_state() -> dict:
+    np_state = np.random.get_state()
+    return {"torch": torch.get_rng_state(), "python": list(random.getstate()[1]) + [random.getstate()[0]],
+            "numpy": [torch.from_numpy(np_state[1].astype(np.int64)), int(np_state[2]), int(np_state[3]), float(np_state[4])],
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    py = state["python"]
+    random.setstate((py[-1], tuple(int(v) for v in py[:-1]), None))
+    keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state(("MT19937", keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    if state.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class Trainer:
+    def __init__(self, opt: TrainOptions):
+        self.opt = opt
+        self.rank = int(os.environ.get("RANK", -1))
+        self.local_rank = int(os.environ.get("LOCAL_RANK", -1))
+        self.world = int(os.environ.get("WORLD_SIZE", 1))
+        self.main = self.rank in (-1, 0)
+        self.device = self._select_device()
+        resume_ckpt = self._resume_checkpoint() if opt.resume else None
+        if resume_ckpt is not None:
+            saved = resume_ckpt["train_options"]
+            for key in ("cfg", "data", "epochs", "batch", "img", "hyp", "seed", "deterministic", "optimizer",
+                        "linear_lr", "project", "name"):
+                setattr(opt, key, saved[key])
+            opt.exist_ok = True
+        self.resume_ckpt = resume_ckpt
+        self._seed(opt.seed)
+        self.data = DataConfig.load(opt.data)
+        self.hyp = load_hyp(opt.hyp) | dict(opt.hyp_overrides)
+        if resume_ckpt is not None:
+            self.hyp = dict(resume_ckpt["hyp"])
+        self.save_dir = Path(resume_ckpt["save_dir"]) if resume_ckpt is not None else next_run_dir(opt.project, opt.name, opt.exist_ok)
+
+    # ---- setup ----
+    def _select_device(self) -> torch.device:
+        dev = self.opt.device
+        if dev == "cpu" or not torch.cuda.is_available():
+            if dev != "cpu" and self.main:
+                print(f"device {dev!r} asked for but CUDA is not available: training on the CPU")
+            return torch.device("cpu")
+        if self.local_rank >= 0:
+            torch.cuda.set_device(self.local_rank)
+            return torch.device("cuda", self.local_rank)
+        return torch.device("cuda", int(dev.split(",")[0]))
+
+    def _seed(self, seed: int) -> None:
+        rank_seed = seed + max(self.rank, 0)
+        random.seed(rank_seed)
+        np.random.seed(rank_seed)
+        torch.manual_seed(rank_seed)
+        if self.opt.deterministic:
+            torch.use_deterministic_algorithms(True, warn_only=True)
+            torch.backends.cudnn.benchmark = False
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+
+    def _resume_checkpoint(self) -> dict:
+        path = Path(self.opt.resume) if self.opt.resume not in ("", "auto", None) else None
+        if path is None:
+            candidates = sorted(Path(self.opt.project).glob("*/weights/last.pt"), key=lambda p: p.stat().st_mtime)
+            if not candidates:
+                raise TrainingError(f"--resume: no runs with weights/last.pt under {self.opt.project}")
+            path = candidates[-1]
+        ckpt = read_torch_file(path)
+        if not isinstance(ckpt, dict) or "train_options" not in ckpt:
+            raise TrainingError(f"{path}: not a training checkpoint (it has no optimizer/epoch state to resume)")
+        return ckpt
+
+    def _model(self):
+        opt = self.opt
+        if self.resume_ckpt is not None:
+            from ..frontend import parse_text
+            from ..graph import build_graph
+            from ..backends.torch_exec import CompiledModel
+
+            ck = self.resume_ckpt
+            model = CompiledModel(build_graph(parse_text(ck["cfg"], ck["cfg_path"]), tuple(ck["img_size"]), ck["dialect"]))
+            load_state_dict(model, ck["model_train"], "resume")
+        else:
+            model = compile_cfg(opt.cfg, img_size=opt.img)
+            if opt.weights:
+                model.load_weights(opt.weights)
+        if not model.heads:
+            raise TrainingError(f"{opt.cfg}: the network has no [yolo] head to train")
+        if model.num_classes != self.data.nc:
+            raise TrainingError(f"{opt.cfg} has classes={model.num_classes} in its [yolo] layers but the data has "
+                                f"nc={self.data.nc}; change classes= and the filters= before each head "
+                                f"(len(mask) x (classes + 5))")
+        return model.to(self.device)
+
+    def _loaders(self):
+        opt = self.opt
+        train_index = build_index(self.data, "train")
+        val_index = build_index(self.data, "val")
+        if self.main:
+            for split, idx in (("train", train_index), ("val", val_index)):
+                print(f"{split}: {idx.summary()}")
+        if not train_index.images:
+            raise TrainingError("no usable training images (see the skipped list above)")
+        self.train_set = DetectionDataset(train_index, opt.img, augment=True, hyp=self.hyp, seed=opt.seed)
+        per_rank = max(opt.batch // self.world, 1)
+        if self.rank >= 0:
+            sampler = torch.utils.data.distributed.DistributedSampler(self.train_set, shuffle=True, seed=opt.seed)
+        else:
+            sampler = _EpochShuffle(len(self.train_set), opt.seed)
+        self.sampler = sampler
+        workers = min(opt.workers, os.cpu_count() or 1)
+        self.train_loader = torch.utils.data.DataLoader(self.train_set, batch_size=per_rank, sampler=sampler,
+                                                        num_workers=workers, collate_fn=collate, drop_last=False,
+                                                        persistent_workers=False, pin_memory=self.device.type == "cuda")
+        if self.main:
+            val_set = DetectionDataset(val_index, opt.img, augment=False)
+            self.val_loader = torch.utils.data.DataLoader(val_set, batch_size=per_rank * 2, shuffle=False,
+                                                          num_workers=workers, collate_fn=collate)
+            self.val_gt = coco_from_labels(val_index.images, val_index.labels, self.data.names)
+
+    # ---- the run ----
+    def train(self) -> dict:
+        opt, hyp = self.opt, self.hyp
+        if self.rank >= 0 and not dist.is_initialized():
+            dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+        self._loaders()
+        model = self._model()
+        nc = self.data.nc
+        loss_hyp = dict(hyp, cls=hyp["cls"] * nc / 80)  # YOLOR scales the class gain to the class count
+        nb = len(self.train_loader)
+        nbs = opt.nominal_batch
+        accumulate = max(round(nbs / opt.batch), 1)
+        weight_decay = hyp["weight_decay"] * opt.batch * accumulate / nbs
+        g_bn, g_decay, g_bias = _param_groups(model, weight_decay)
+        if opt.optimizer == "adam":
+            optimizer = torch.optim.Adam(g_bn, lr=hyp["lr0"], betas=(hyp["momentum"], 0.999))
+        else:
+            optimizer = torch.optim.SGD(g_bn, lr=hyp["lr0"], momentum=hyp["momentum"], nesterov=True)
+        optimizer.add_param_group({"params": g_decay, "weight_decay": weight_decay})
+        optimizer.add_param_group({"params": g_bias})
+        if opt.linear_lr:
+            lf = lambda x: (1 - x / opt.epochs) * (1.0 - hyp["lrf"]) + hyp["lrf"]  # noqa: E731
+        else:
+            lf = lambda x: ((1 + math.cos(x * math.pi / opt.epochs)) / 2) * (1 - hyp["lrf"]) + hyp["lrf"]  # noqa: E731
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda=lf)
+        ema = ModelEMA(model) if self.main else None
+        start_epoch, best_fitness = 0, -1.0
+        if self.resume_ckpt is not None:
+            ck = self.resume_ckpt
+            optimizer.load_state_dict(ck["optimizer"])
+            scheduler.load_state_dict(ck["scheduler"])
+            if ema is not None:
+                load_state_dict(ema.ema, ck["model"], "resume (EMA)")
+                ema.updates = int(ck["ema_updates"])
+            start_epoch, best_fitness = int(ck["epoch"]) + 1, float(ck["best_fitness"])
+            _set_rng_state(ck["rng"])
+            if self.main:
+                print(f"resuming {self.save_dir} from epoch {start_epoch}")
+        if opt.sync_bn and self.rank >= 0 and self.device.type == "cuda":
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        if self.rank >= 0:
+            model = nn.parallel.DistributedDataParallel(
+                model, device_ids=[self.local_rank] if self.device.type == "cuda" else None,
+                output_device=self.local_rank if self.device.type == "cuda" else None)
+        compute_loss = YoloLoss(_unwrap(model), loss_hyp)
+        amp_dtype = None
+        if opt.amp and self.device.type == "cuda":
+            amp_dtype = torch.float16
+        elif opt.amp and self.device.type == "cpu" and cpu_has_native_bf16() and not opt.deterministic:
+            amp_dtype = torch.bfloat16
+        scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+        nw = min(max(round(hyp["warmup_epochs"] * nb), 1), 1000) if hyp["warmup_epochs"] > 0 else 0
+        weights_dir = self.save_dir / "weights"
+        if self.main:
+            weights_dir.mkdir(parents=True, exist_ok=True)
+            print(f"training {opt.cfg} on {self.device}{f' x{self.world}' if self.world > 1 else ''}: "
+                  f"{opt.epochs} epochs, batch {opt.batch} (accumulate {accumulate}), img {opt.img}, "
+                  f"amp {amp_dtype}, results in {self.save_dir}")
+        results_csv = self.save_dir / "results.csv"
+        step = 0
+        last_val = None
+        t_start = time.time()
+        for epoch in range(start_epoch, opt.epochs):
+            model.train()
+            self.train_set.set_epoch(epoch)
+            self.sampler.set_epoch(epoch)
+            mloss = torch.zeros(4)
+            optimizer.zero_grad()
+            bar = tqdm(enumerate(self.train_loader), total=nb, disable=not (self.main and opt.progress),
+                       desc=f"epoch {epoch + 1}/{opt.epochs}", leave=True)
+            t0 = time.time()
+            seen = 0
+            for i, (imgs, targets, paths, _) in bar:
+                ni = i + nb * epoch
+                imgs = imgs.to(self.device, non_blocking=True).float() / 255
+                targets = targets.to(self.device)
+                if ni <= nw and nw > 0:
+                    xi = [0, nw]
+                    accumulate = max(1, round(np.interp(ni, xi, [1, nbs / opt.batch])))
+                    for j, group in enumerate(optimizer.param_groups):
+                        group["lr"] = np.interp(ni, xi, [hyp["warmup_bias_lr"] if j == 2 else 0.0,
+                                                         group["initial_lr"] * lf(epoch)])
+                        if "momentum" in group:
+                            group["momentum"] = np.interp(ni, xi, [hyp["warmup_momentum"], hyp["momentum"]])
+                with torch.autocast(device_type=self.device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+                    raw = model(imgs)
+                raw = [r.float() for r in raw]
+                loss, items = compute_loss(raw, targets)
+                if self.rank >= 0:
+                    loss = loss * self.world  # DDP averages gradients across ranks
+                if not torch.isfinite(loss):
+                    raise TrainingError(
+                        f"loss became {loss.item()} at epoch {epoch + 1}, step {i + 1} (batch of {paths[0]} ...); "
+                        f"stopped; the last good checkpoint is {weights_dir / 'last.pt'}")
+                scaler.scale(loss).backward()
+                if ni % accumulate == 0 or i == nb - 1:
+                    scaler.step(optimizer)
+                    scaler.update()
+                    optimizer.zero_grad()
+                    if ema is not None:
+                        ema.update(_unwrap(model))
+                    step += 1
+                mloss = (mloss * i + items.cpu()) / (i + 1)
+                seen += imgs.shape[0]
+                if self.main and opt.progress:
+                    mem = f"{torch.cuda.memory_reserved() / 1e9:.2g}G" if self.device.type == "cuda" else "cpu"
+                    bar.set_postfix(box=f"{mloss[0]:.4f}", obj=f"{mloss[1]:.4f}", cls=f"{mloss[2]:.4f}",
+                                    targets=targets.shape[0], mem=mem, img_s=f"{seen * self.world / (time.time() - t0):.1f}")
+                if opt.max_steps is not None and step >= opt.max_steps:
+                    break
+            lrs = [g["lr"] for g in optimizer.param_groups]
+            scheduler.step()
+            if self.main:
+                result = run_validation(ema.ema, self.val_loader, self.data.names, self.val_gt, opt.val_conf, opt.val_iou,
+                                        device=self.device, verbose=False, progress=opt.progress, autocast_dtype=amp_dtype)
+                last_val = result
+                fitness = 0.1 * result.map50 + 0.9 * result.map
+                row = {"epoch": epoch + 1, "box_loss": float(mloss[0]), "obj_loss": float(mloss[1]),
+                       "cls_loss": float(mloss[2]), "mAP50": result.map50, "mAP50_95": result.map,
+                       "AR100": result.metrics["AR100"], "lr0": lrs[0], "lr1": lrs[1], "lr2": lrs[2],
+                       "epoch_s": round(time.time() - t0, 2)}
+                new_file = not results_csv.exists() or epoch == 0
+                with open(results_csv, "w" if new_file else "a", newline="") as f:
+                    writer = csv.DictWriter(f, fieldnames=list(row))
+                    if new_file:
+                        writer.writeheader()
+                    writer.writerow(row)
+                print(f"epoch {epoch + 1}: mAP@0.5 {result.map50:.3f}  mAP@0.5:0.95 {result.map:.3f}  "
+                      f"loss {float(mloss[3]):.4f}  ({time.time() - t_start:.0f} s)")
+                best_fitness = max(best_fitness, fitness)
+                extra = {"epoch": epoch, "best_fitness": best_fitness, "optimizer": optimizer.state_dict(),
+                         "scheduler": scheduler.state_dict(), "ema_updates": ema.updates, "hyp": dict(hyp),
+                         "model_train": {k: v.detach().cpu() for k, v in _unwrap(model).state_dict().items()},
+                         "rng": _rng_state(), "save_dir": str(self.save_dir),
+                         "train_options": {k: v for k, v in asdict(opt).items() if k != "hyp_overrides"},
+                         "metrics": result.metrics}
+                save_checkpoint(ema.ema, weights_dir / "last.pt", self.data.names, **extra)
+                if fitness >= best_fitness:
+                    save_checkpoint(ema.ema, weights_dir / "best.pt", self.data.names, **extra)
+            if opt.max_steps is not None and step >= opt.max_steps:
+                break
+        if self.main:
+            plot_results(results_csv, self.save_dir / "results.png")
+        if self.rank >= 0 and dist.is_initialized():
+            dist.barrier()
+            dist.destroy_process_group()
+        return {"save_dir": str(self.save_dir), "best": str(weights_dir / "best.pt"), "last": str(weights_dir / "last.pt"),
+                "metrics": last_val.metrics if last_val else {}}
+
+
+class _EpochShuffle(torch.utils.data.Sampler):
+    """A shuffling sampler whose order depends only on (seed, epoch): resumable exactly."""
+
+    def __init__(self, n: int, seed: int):
+        self.n, self.seed, self.epoch = n, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        g = torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
+        return iter(torch.randperm(self.n, generator=g).tolist())
+
+    def __len__(self) -> int:
+        return self.n
+
+
+def plot_results(csv_path: Path, png_path: Path) -> None:
+    """Losses and metrics per epoch, one panel each."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not csv_path.exists():
+        return
+    with open(csv_path) as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return
+    keys = ["box_loss", "obj_loss", "cls_loss", "mAP50", "mAP50_95", "AR100"]
+    epochs = [int(r["epoch"]) for r in rows]
+    fig, axes = plt.subplots(2, 3, figsize=(12, 6), dpi=100)
+    for ax, key in zip(axes.ravel(), keys):
+        ax.plot(epochs, [float(r[key]) for r in rows], marker=".", lw=2)
+        ax.set_title(key)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(png_path)
+    plt.close(fig)
+
+
+def train(**kwargs) -> dict:
+    """Python entry point: ``yolor_cfg.train.trainer.train(cfg=..., data=..., epochs=...)``."""
+    return Trainer(TrainOptions(**kwargs)).train()
