@@ -61,7 +61,7 @@ class TrainOptions:
     val_conf: float = 0.001
     val_iou: float = 0.65
     nominal_batch: int = NOMINAL_BATCH  # gradients are accumulated up to this batch size
-    max_steps: int | None = None  # stop after this many optimizer steps (tests)
+    max_steps: int | None = None  # stop dead after this many optimizer steps, like a kill (tests)
     progress: bool = True
     hyp_overrides: dict = field(default_factory=dict)
 
@@ -326,10 +326,10 @@ class Trainer:
                     xi = [0, nw]
                     accumulate = max(1, round(np.interp(ni, xi, [1, nbs / opt.batch])))
                     for j, group in enumerate(optimizer.param_groups):
-                        group["lr"] = np.interp(ni, xi, [hyp["warmup_bias_lr"] if j == 2 else 0.0,
-                                                         group["initial_lr"] * lf(epoch)])
+                        group["lr"] = float(np.interp(ni, xi, [hyp["warmup_bias_lr"] if j == 2 else 0.0,
+                                                               group["initial_lr"] * lf(epoch)]))
                         if "momentum" in group:
-                            group["momentum"] = np.interp(ni, xi, [hyp["warmup_momentum"], hyp["momentum"]])
+                            group["momentum"] = float(np.interp(ni, xi, [hyp["warmup_momentum"], hyp["momentum"]]))
                 with torch.autocast(device_type=self.device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                     raw = model(imgs)
                 raw = [r.float() for r in raw]
@@ -355,7 +355,7 @@ class Trainer:
                     bar.set_postfix(box=f"{mloss[0]:.4f}", obj=f"{mloss[1]:.4f}", cls=f"{mloss[2]:.4f}",
                                     targets=targets.shape[0], mem=mem, img_s=f"{seen * self.world / (time.time() - t0):.1f}")
                 if opt.max_steps is not None and step >= opt.max_steps:
-                    break
+                    return {"save_dir": str(self.save_dir), "stopped_at_step": step}
             lrs = [g["lr"] for g in optimizer.param_groups]
             scheduler.step()
             if self.main:
@@ -385,8 +385,6 @@ class Trainer:
                 save_checkpoint(ema.ema, weights_dir / "last.pt", self.data.names, **extra)
                 if fitness >= best_fitness:
                     save_checkpoint(ema.ema, weights_dir / "best.pt", self.data.names, **extra)
-            if opt.max_steps is not None and step >= opt.max_steps:
-                break
         if self.main:
             plot_results(results_csv, self.save_dir / "results.png")
         if self.rank >= 0 and dist.is_initialized():
