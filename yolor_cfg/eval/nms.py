@@ -85,9 +85,11 @@ def non_max_suppression(pred: torch.Tensor, conf: float = 0.25, iou: float = 0.4
     return out
 
 
-def scale_boxes(boxes: torch.Tensor, ratio: float, pad: tuple[float, float], shape0: tuple[int, int]) -> torch.Tensor:
-    """Boxes in letterboxed-input pixels -> original image pixels (undo pad, then scale; clip)."""
+def scale_boxes(boxes: torch.Tensor, ratio: tuple[float, float], pad: tuple[float, float],
+                shape0: tuple[int, int]) -> torch.Tensor:
+    """Boxes in letterboxed-input pixels -> original image pixels: undo the pad, then the
+    (width, height) scale; clip to the image (shape0 = height, width)."""
     boxes = boxes.clone()
-    boxes[:, [0, 2]] = ((boxes[:, [0, 2]] - pad[0]) / ratio).clamp(0, shape0[1])
-    boxes[:, [1, 3]] = ((boxes[:, [1, 3]] - pad[1]) / ratio).clamp(0, shape0[0])
+    boxes[:, [0, 2]] = ((boxes[:, [0, 2]] - pad[0]) / ratio[0]).clamp(0, shape0[1])
+    boxes[:, [1, 3]] = ((boxes[:, [1, 3]] - pad[1]) / ratio[1]).clamp(0, shape0[0])
     return boxes

@@ -16,7 +16,8 @@ PAD_VALUE = 114
 def letterbox(img: np.ndarray, new_shape: tuple[int, int], color=(PAD_VALUE,) * 3, scaleup: bool = True):
     """Resize keeping the aspect ratio and pad to new_shape (h, w).
 
-    Returns (image, ratio, (pad_w, pad_h)): original pixel p maps to p * ratio + pad."""
+    Returns (image, (ratio_w, ratio_h), (pad_w, pad_h)): original x maps to x * ratio_w + pad_w
+    (and y likewise). The two ratios differ slightly because sizes are rounded to whole pixels."""
     h0, w0 = img.shape[:2]
     r = min(new_shape[0] / h0, new_shape[1] / w0)
     if not scaleup:
@@ -28,7 +29,7 @@ def letterbox(img: np.ndarray, new_shape: tuple[int, int], color=(PAD_VALUE,) * 
     top, bottom = int(round(dh - 0.1)), int(round(dh + 0.1))
     left, right = int(round(dw - 0.1)), int(round(dw + 0.1))
     img = cv2.copyMakeBorder(img, top, bottom, left, right, cv2.BORDER_CONSTANT, value=color)
-    return img, r, (left, top)
+    return img, (new_unpad[0] / w0, new_unpad[1] / h0), (left, top)
 
 
 def augment_hsv(img: np.ndarray, rng: np.random.Generator, hgain=0.5, sgain=0.5, vgain=0.5) -> None:

@@ -275,14 +275,15 @@ class DetectionDataset(torch.utils.data.Dataset):
         size = self.img_size
         if self.augment and rng.random() < hyp.get("mosaic", 0.0):
             img, labels = mosaic(lambda k: self.load(k)[:2], i, len(self), size, rng, hyp)
-            shape0, ratio, pad = (size, size), 1.0, (0, 0)
+            shape0, ratio, pad = (size, size), (1.0, 1.0), (0, 0)
         else:
             img, labels, shape0 = self.load(i)
-            img, ratio, pad = letterbox(img, (size, size), scaleup=self.augment)
+            h1, w1 = img.shape[:2]
+            img, (rw, rh), pad = letterbox(img, (size, size), scaleup=self.augment)
             if len(labels):
-                labels[:, [1, 3]] = labels[:, [1, 3]] * ratio + pad[0]
-                labels[:, [2, 4]] = labels[:, [2, 4]] * ratio + pad[1]
-            ratio = ratio * size / max(shape0)  # from original pixels to the letterboxed image
+                labels[:, [1, 3]] = labels[:, [1, 3]] * rw + pad[0]
+                labels[:, [2, 4]] = labels[:, [2, 4]] * rh + pad[1]
+            ratio = (rw * w1 / shape0[1], rh * h1 / shape0[0])  # original pixels -> letterboxed image
             if self.augment:
                 img, labels = random_affine(img, labels, rng, degrees=hyp.get("degrees", 0.0),
                                             translate=hyp.get("translate", 0.1), scale=hyp.get("scale", 0.5),

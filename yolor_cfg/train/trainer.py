@@ -150,11 +150,11 @@ class Trainer:
         self.main = self.rank in (-1, 0)
         self.device = self._select_device()
         resume_ckpt = self._resume_checkpoint() if opt.resume else None
-        if resume_ckpt is not None:
-            saved = resume_ckpt["train_options"]
-            for key in ("cfg", "data", "epochs", "batch", "img", "hyp", "seed", "deterministic", "optimizer",
-                        "linear_lr", "project", "name"):
-                setattr(opt, key, saved[key])
+        if resume_ckpt is not None:  # the run goes on as it was started; only these may change
+            keep = {"resume", "workers", "progress", "device", "max_steps"}
+            for key, value in resume_ckpt["train_options"].items():
+                if key not in keep:
+                    setattr(opt, key, value)
             opt.exist_ok = True
         self.resume_ckpt = resume_ckpt
         self._seed(opt.seed)
