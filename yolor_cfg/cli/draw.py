@@ -1,0 +1,34 @@
+"""``yolor-cfg draw CFG``: the network as a diagram (DOT, SVG or PNG)."""
+from __future__ import annotations
+
+from ..errors import CfgError
+from ..graph import load_graph
+from .common import img_size, report_cfg_error
+
+
+def add_parser(sub):
+    p = sub.add_parser("draw", help="render a cfg as a diagram (Graphviz)")
+    p.add_argument("cfg")
+    p.add_argument("--img", type=img_size)
+    p.add_argument("--out", default="net.svg", help="net.svg, net.png or net.dot")
+    p.add_argument("--fused", action="store_true", help="draw the graph after the fusion passes")
+    p.add_argument("--collapse", action="store_true", help="one box (with a count) per run of repeated residual blocks")
+    p.add_argument("--dialect", choices=("yolor", "darknet"))
+
+
+def run(args) -> int:
+    from ..draw import render
+
+    try:
+        graph = load_graph(args.cfg, args.img, args.dialect)
+    except CfgError as exc:
+        return report_cfg_error(exc)
+    title = None
+    if args.fused:
+        from ..backends.torch_exec import CompiledModel
+
+        fused = CompiledModel(graph).fuse()
+        graph, title = fused.graph, f"{graph.path} (fused: {fused.fuse_report.summary()})"
+    _, message = render(graph, args.out, args.collapse, title)
+    print(message)
+    return 0
