@@ -1,6 +1,7 @@
 """The layer graph (IR): typed nodes with absolute inputs and inferred shapes."""
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,10 +12,12 @@ from .dialects import DIALECTS, Dialect
 from .errors import CfgError, Diagnostic, DiagnosticSink, SourceLoc
 from .frontend import CfgSource, RawOption, Section, parse_file, parse_text
 from .layers.base import ALIASES, REGISTRY, UNSUPPORTED, Context, Node, NodeError, Shape, lookup
-from .options import Inert, Int, Opt, OptionValueError, Refused
+from .options import Float, Inert, Int, Opt, OptionValueError, Refused
 
 NET_OPTIONS: dict[str, Opt] = {
     "width": Int(0, min=0), "height": Int(0, min=0), "channels": Int(0, min=0),
+    # yolor-cfg extension: BatchNorm epsilon for the whole network (default: the dialect's)
+    "bn_eps": Float(None, min=0, doc="e.g. bn_eps=0.001 for models converted from the YOLOR paper branch"),
     **{k: Inert() for k in (
         "inputs", "max_batches", "batch", "learning_rate", "learning_rate_min", "sgdr_cycle", "sgdr_mult",
         "momentum", "decay", "subdivisions", "time_steps", "track", "augment_speed", "sequential_subdivisions",
@@ -184,6 +187,9 @@ def build_graph(source: CfgSource, img_size: int | tuple[int, int] | None = None
 
     if not net_ok:
         sink.raise_if_errors()
+    if net_opts.get("bn_eps") is not None:
+        chosen = dataclasses.replace(chosen, bn_eps=net_opts["bn_eps"])
+        reason += f"; bn_eps={net_opts['bn_eps']:g} from [net]"
     height, width = net_opts["height"], net_opts["width"]
     if img_size is not None:
         height, width = (img_size, img_size) if isinstance(img_size, int) else img_size
@@ -218,6 +224,8 @@ def build_graph(source: CfgSource, img_size: int | tuple[int, int] | None = None
             node.shape = node.spec.infer(node, in_shapes, ctx)
         except NodeError as exc:
             sink.error(node.loc_of(exc.key), f"[{node.kind}] {exc.message}")
+            for other, key, message in exc.related:
+                sink.error(other.loc_of(key), f"[{other.kind}] {message}")
             node.broken = True
     graph.warnings = sink.warnings
     sink.raise_if_errors()

@@ -5,7 +5,7 @@ import argparse
 import importlib
 import sys
 
-SUBCOMMANDS = ("info", "check", "convert", "export", "verify", "data", "train", "val", "detect", "demo", "draw")
+SUBCOMMANDS = ("info", "check", "convert", "export", "verify", "data", "train", "val", "detect", "demo", "draw", "yaml2cfg", "set-classes")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -13,7 +13,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     modules = {}
     for name in SUBCOMMANDS:
-        module = importlib.import_module(f"yolor_cfg.cli.{name}")
+        module = importlib.import_module(f"yolor_cfg.cli.{name.replace('-', '_')}")
         module.add_parser(sub)
         modules[name] = module
     args = parser.parse_args(argv)

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from ..backends.torch_exec import CompiledModel
 
 _LAYER_KEY = re.compile(r"^module_list\.(\d+)\.(.+)$")
+_PAPER_KEY = re.compile(r"^(module\.)?model\.\d+\.")  # the YOLOR paper branch's nn.Sequential
 _WRAPPER_PREFIXES = ("module.", "model.")  # DDP / EMA wrappers around the module_list
 
 
@@ -66,6 +67,14 @@ def load_state_dict(model: CompiledModel, state_dict: dict[str, torch.Tensor], s
     Missing, unexpected and mis-shaped tensors are all reported together, each with its layer
     index, kind and cfg line."""
     nodes = model.graph.nodes
+    if any(_PAPER_KEY.match(k) for k in state_dict) and not any("module_list." in k for k in state_dict):
+        from ..yaml2cfg import YamlError, translate_state_dict
+
+        try:
+            state_dict = translate_state_dict({k.removeprefix("module."): v for k, v in state_dict.items()},
+                                              model.graph.text)
+        except YamlError as exc:
+            raise WeightsError(f"{source}: a YOLOR paper-branch state dict (model.N.* keys): {exc}") from None
     given = _strip_wrappers(state_dict)
     expected = model.state_dict()
     problems: list[str] = []

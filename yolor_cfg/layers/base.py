@@ -35,12 +35,14 @@ class Shape:
 
 
 class NodeError(Exception):
-    """Raised by a kind's hooks; ``key`` names the option the message is about."""
+    """Raised by a kind's hooks; ``key`` names the option the message is about; ``related`` adds
+    diagnostics at other layers' options: (node, key, message)."""
 
-    def __init__(self, message: str, key: str | None = None):
+    def __init__(self, message: str, key: str | None = None, related: list | None = None):
         super().__init__(message)
         self.message = message
         self.key = key
+        self.related = related or []
 
 
 @dataclass
@@ -94,6 +96,7 @@ class LayerKind:
     inference_identity: ClassVar[bool] = False  # passes its first input through at inference (dce removes it)
     implicit_source: ClassVar[bool] = False  # a learned tensor with no input (fold_implicit reads it)
     implicit_op: ClassVar[str | None] = None  # 'add' | 'mul' | 'cat': applies an implicit tensor to its input
+    passes_channels: ClassVar[bool] = False  # output channels = the previous layer's (heads trace filters= back)
     summary: ClassVar[str] = ""
 
     def all_options(self) -> dict[str, Opt]:

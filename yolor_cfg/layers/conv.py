@@ -154,6 +154,7 @@ class BatchNormBlock(nn.Module):
 class BatchNorm(LayerKind):
     name = "batchnorm"
     summary = "standalone batch normalisation (scale and shift per channel)"
+    passes_channels = True
 
     def build(self, node, ctx):
         return BatchNormBlock(node.in_shapes[0].c, ctx.dialect.bn_eps)
@@ -179,6 +180,7 @@ class ActivationBlock(nn.Module):
 class Activation(LayerKind):
     name = "activation"
     summary = "element-wise activation"
+    passes_channels = True
     options = {"activation": Choice("linear", choices=ACTIVATION_NAMES)}
 
     def build(self, node, ctx):

@@ -82,14 +82,36 @@ def _anchor_pairs(node, count: int) -> list[tuple[float, float]]:
     return pairs
 
 
+def head_filter_sources(nodes, head) -> list:
+    """The layers whose ``filters=`` set a head's input channels: the convolution before it, and the
+    implicit vectors applied on the way (e.g. the [implicit_mul] of a control_channels)."""
+    found = []
+    i = head.inputs[0]
+    while i >= 0:
+        node = nodes[i]
+        if node.spec.passes_channels:
+            if node.spec.implicit_op in ("add", "mul"):
+                found.append(nodes[node.inputs[1]])
+            i = node.inputs[0]
+            continue
+        if "filters" in node.options:
+            found.append(node)
+        break
+    return found
+
+
 def _check_filters(node, in_shapes, ctx, per_anchor: int, count: int):
     need = count * per_anchor
     got = in_shapes[0].c
     if got != need:
         prev = ctx.nodes[node.inputs[0]]
+        why = f"{need} = {count} anchors x (classes {per_anchor - 5} + 5)"
+        related = [(src, "filters", f"filters={src.options['filters']} does not fit the head at line {node.loc.line}, "
+                                    f"which needs {why}; set filters={need}")
+                   for src in head_filter_sources(ctx.nodes, node) if src.options.get("filters") != need]
         raise NodeError(f"the layer before (layer {prev.index}, line {prev.loc.line}) gives {got} channels, but this "
-                        f"head needs {need} = {count} anchors x (classes {per_anchor - 5} + 5); "
-                        f"set filters={need} there")
+                        f"head needs {why}; set filters={need} there"
+                        + (" (and in the layers named below)" if len(related) > 1 else ""), related=related)
 
 
 @register

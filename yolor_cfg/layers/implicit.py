@@ -120,4 +120,5 @@ for _two_d in (False, True):
                               ("alternate_channels", "cat", "concatenate before the features")):
         register(type(_name + _sfx, (_ApplyKind,), {"name": _name + _sfx, "op": _op, "two_d": _two_d,
                                                     "implicit_op": None if _two_d else _op,
+                                                    "passes_channels": _op != "cat",
                                                     "summary": f"YOLOR: {_what} an implicit tensor"}))

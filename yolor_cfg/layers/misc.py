@@ -14,6 +14,7 @@ class Silence(LayerKind):
     aliases = ("empty",)
     summary = "passes the previous layer through"
     inference_identity = True
+    passes_channels = True
 
 
 class Dropout(nn.Module):
@@ -30,6 +31,7 @@ class DropoutKind(LayerKind):
     name = "dropout"
     summary = "dropout while training, identity at inference"
     inference_identity = True
+    passes_channels = True
     options = {"probability": Float(0.2, min=0), "dropblock": Refused(0, reason="DropBlock is not supported"),
                "dropblock_size_rel": Inert(), "dropblock_size_abs": Inert()}
 

@@ -1,0 +1,241 @@
+"""Convert a YOLOR paper-branch model YAML into an equivalent cfg, with a key map for its weights.
+
+The modules (Conv, DownC, BottleneckCSP, BottleneckCSPF, BottleneckCSP2, SPPCSP, ReOrg, DWT,
+nn.Upsample, Concat, IDetect) are described in ../shared/reference-arch/MODULES.md. A joint
+BatchNorm over a concatenation becomes one BatchNorm per part: the plain 1x1 convolution of a CSP
+block becomes a BN+SiLU convolution holding the second part, and the bottleneck branch gets a
+``[batchnorm]`` + ``[activation]`` holding the first; parameters stay the same, one for one.
+
+The key map is written at the end of the cfg as ``#@keymap`` comment lines, so the cfg alone is
+enough to load a paper-branch state dict (``model.load_weights(...)`` reads it)."""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .errors import YolorCfgError
+
+KEYMAP_TAG = "#@keymap"
+
+
+class YamlError(YolorCfgError):
+    """A model YAML that cannot be converted (says which row and why)."""
+
+
+def make_divisible(x: float, divisor: int = 8) -> int:
+    return math.ceil(x / divisor) * divisor
+
+
+@dataclass
+class _Writer:
+    lines: list[str] = field(default_factory=list)
+    keymap: list[str] = field(default_factory=list)
+    channels: list[int] = field(default_factory=list)  # per cfg layer
+    input_channels: int = 3
+
+    @property
+    def n(self) -> int:
+        return len(self.channels)
+
+    def ch(self, index: int) -> int:
+        return self.input_channels if index < 0 else self.channels[index]
+
+    def section(self, name: str, out_ch: int, comment: str | None = None, **options) -> int:
+        index = self.n
+        self.lines.append(f"# {index}" + (f": {comment}" if comment else ""))
+        self.lines.append(f"[{name}]")
+        self.lines += [f"{k}={v}" for k, v in options.items()]
+        self.lines.append("")
+        self.channels.append(out_ch)
+        return index
+
+    def heading(self, text: str) -> None:
+        self.lines += [f"# ---- {text} ----", ""]
+
+    def goto(self, src: int) -> int:
+        """Make ``src`` the previous layer (a [route] when it is not already)."""
+        if src == self.n - 1:
+            return src
+        return self.section("route", self.ch(src), layers=src)
+
+    def conv(self, c2: int, k: int, s: int, prefix: str | None, act: str = "silu", bn: bool = True,
+             bn_from: str | None = None) -> int:
+        opts = {"batch_normalize": 1} if bn else {}
+        index = self.section("convolutional", c2, **opts, filters=c2, size=k, stride=s, pad=1, activation=act)
+        if prefix is not None:
+            self.keymap.append(f"{index}.Conv2d<-{prefix}")
+        if bn:
+            self.keymap.append(f"{index}.BatchNorm2d<-{bn_from or prefix.rsplit('.', 1)[0] + '.bn'}")
+        return index
+
+
+def _bottlenecks(w: _Writer, c: int, n: int, shortcut: bool, prefix: str) -> int:
+    last = w.n - 1
+    for j in range(n):
+        w.conv(c, 1, 1, f"{prefix}.m.{j}.cv1.conv")
+        last = w.conv(c, 3, 1, f"{prefix}.m.{j}.cv2.conv")
+        if shortcut:
+            last = w.section("shortcut", c, comment=f"{prefix}.m.{j} residual", **{"from": -3}, activation="linear")
+    return last
+
+
+def _bn_part(w: _Writer, c: int, bn_prefix: str, part: slice) -> int:
+    """The first part of a CSP block's joint BatchNorm and its SiLU, as their own sections."""
+    index = w.section("batchnorm", c, comment=f"{bn_prefix} channels {part.start}:{part.stop}")
+    w.keymap.append(f"{index}.BatchNorm2d<-{bn_prefix}[{part.start}:{part.stop}]")
+    return w.section("activation", c, activation="silu")
+
+
+def _module(w: _Writer, name: str, args: list, src: list[int], n: int, prefix: str, nc: int, anchors) -> int:
+    c1 = w.ch(src[0])
+    if name == "Concat":
+        return w.section("route", sum(w.ch(s) for s in src), layers=",".join(map(str, src)))
+    x = w.goto(src[0])
+    if name == "Conv":
+        c2, k, s = args[0], args[1] if len(args) > 1 else 1, args[2] if len(args) > 2 else 1
+        return w.conv(c2, k, s, f"{prefix}.conv")
+    if name == "ReOrg":
+        return w.section("reorg", 4 * c1)
+    if name == "DWT":
+        index = w.section("dwt", 4 * c1)
+        w.keymap.append(f"{index}.DWT.xfm<-{prefix}.xfm")
+        return index
+    if name in ("nn.Upsample", "Upsample"):
+        return w.section("upsample", c1, stride=int(args[1]) if len(args) > 1 else 2)
+    if name == "DownC":
+        c2 = args[0]
+        w.conv(c1, 1, 1, f"{prefix}.cv1.conv")
+        a = w.conv(c2 // 2, 3, 2, f"{prefix}.cv2.conv")
+        w.goto(x)
+        w.section("maxpool", c1, size=2, stride=2)
+        b = w.conv(c2 // 2, 1, 1, f"{prefix}.cv3.conv")
+        return w.section("route", c2, layers=f"{a},{b}")
+    if name in ("BottleneckCSP", "BottleneckCSPF", "BottleneckCSP2"):
+        c2 = args[0]
+        c_ = c2 if name == "BottleneckCSP2" else int(c2 * 0.5)
+        first = w.conv(c_, 1, 1, f"{prefix}.cv1.conv")
+        _bottlenecks(w, c_, n, shortcut=name != "BottleneckCSP2", prefix=prefix)
+        if name == "BottleneckCSP":  # y1 = cv3(m(cv1 x)): a plain conv, then the first BN part
+            a = w.conv(c_, 1, 1, f"{prefix}.cv3", bn_from=f"{prefix}.bn[0:{c_}]")
+        else:
+            a = _bn_part(w, c_, f"{prefix}.bn", slice(0, c_))
+        w.goto(first if name == "BottleneckCSP2" else x)
+        b = w.conv(c_, 1, 1, f"{prefix}.cv2", bn_from=f"{prefix}.bn[{c_}:{2 * c_}]")
+        w.section("route", 2 * c_, layers=f"{a},{b}")
+        return w.conv(c2, 1, 1, f"{prefix}.{'cv3' if name == 'BottleneckCSP2' else 'cv4'}.conv")
+    if name == "SPPCSP":
+        c2 = args[0]
+        c_ = c2
+        w.conv(c_, 1, 1, f"{prefix}.cv1.conv")
+        w.conv(c_, 3, 1, f"{prefix}.cv3.conv")
+        x1 = w.conv(c_, 1, 1, f"{prefix}.cv4.conv")
+        pools = []
+        for k in (5, 9, 13):
+            w.goto(x1)
+            pools.append(w.section("maxpool", c_, size=k, stride=1))
+        w.section("route", 4 * c_, layers=",".join(map(str, [x1, *pools])))
+        w.conv(c_, 1, 1, f"{prefix}.cv5.conv")
+        w.conv(c_, 3, 1, f"{prefix}.cv6.conv")
+        a = _bn_part(w, c_, f"{prefix}.bn", slice(0, c_))
+        w.goto(x)
+        b = w.conv(c_, 1, 1, f"{prefix}.cv2", bn_from=f"{prefix}.bn[{c_}:{2 * c_}]")
+        w.section("route", 2 * c_, layers=f"{a},{b}")
+        return w.conv(c2, 1, 1, f"{prefix}.cv7.conv")
+    if name == "IDetect":
+        na = len(anchors[0]) // 2
+        flat = ", ".join(",".join(str(v) for v in row) for row in anchors)
+        no = na * (nc + 5)
+        last = None
+        for k, s in enumerate(src):
+            w.heading(f"head {k}: IDetect input {k} (layer {s})")
+            ia = w.section("implicit_add", w.ch(s), filters=w.ch(s))
+            im = w.section("implicit_mul", no, filters=no)
+            w.keymap += [f"{ia}.implicit<-{prefix}.ia.{k}.implicit", f"{im}.implicit<-{prefix}.im.{k}.implicit"]
+            w.section("route", w.ch(s), layers=s)
+            w.section("shift_channels", w.ch(s), **{"from": ia})
+            w.conv(no, 1, 1, f"{prefix}.m.{k}", act="linear", bn=False)
+            w.section("control_channels", no, **{"from": im})
+            mask = ",".join(str(k * na + j) for j in range(na))
+            last = w.section("yolo", no, mask=mask, anchors=flat, classes=nc, num=na * len(anchors))
+        w.keymap += [f"ignore<-{prefix}.anchors", f"ignore<-{prefix}.anchor_grid"]
+        return last
+    raise YamlError(f"{prefix}: module {name!r} is not one yolor-cfg converts (see MODULES.md)")
+
+
+def yaml_to_cfg(yaml_path: str | Path, img_size: int | None = None) -> str:
+    """The cfg text for a paper-branch model YAML (with its key map at the end)."""
+    path = Path(yaml_path)
+    spec = yaml.safe_load(path.read_text())
+    nc, gd, gw = spec["nc"], spec.get("depth_multiple", 1.0), spec.get("width_multiple", 1.0)
+    anchors = spec["anchors"]
+    rows = list(spec["backbone"]) + list(spec["head"])
+    n_levels = len(anchors)
+    size = img_size or (1280 if n_levels >= 4 else 640)
+    w = _Writer()
+    header = [f"# Converted from {path.name} by yolor-cfg yaml2cfg: the same network, parameter for parameter.",
+              f"# nc={nc}, depth_multiple={gd}, width_multiple={gw}; each section is commented with its cfg",
+              "# layer index and the YAML row it comes from; the key map at the end loads paper-branch weights.",
+              "[net]", "batch=64", "subdivisions=1", f"width={size}", f"height={size}", "channels=3",
+              "# the paper branch's BatchNorm layers use eps 1e-3", "bn_eps=0.001", ""]
+    row_out: list[int] = []
+    for i, (f, n, m, args) in enumerate(rows):
+        refs = f if isinstance(f, list) else [f]
+        src = [row_out[i + r] if r < 0 else row_out[r] for r in refs] if i else [-1]
+        if i and refs == [-1]:
+            src = [row_out[i - 1]]
+        n = max(round(n * gd), 1) if n > 1 else n
+        args = [nc if a == "nc" else anchors if a == "anchors" else a for a in args]
+        if m in ("Conv", "DownC", "BottleneckCSP", "BottleneckCSPF", "BottleneckCSP2", "SPPCSP"):
+            args = [make_divisible(args[0] * gw), *args[1:]]
+        repeat = n if m in ("Conv", "ReOrg", "DWT", "nn.Upsample") else 1
+        inner = 1 if repeat > 1 else n
+        w.heading(f"row {i}: {m}{tuple(args) if m != 'IDetect' else ''}" + (f" x{n}" if n > 1 else "")
+                  + ("" if refs == [-1] else f" from {refs}"))
+        out = None
+        for _ in range(repeat):
+            out = _module(w, m, args, src if out is None else [out], inner, f"model.{i}", nc, anchors)
+        row_out.append(out)
+    footer = ["# ---- key map: cfg layer attribute <- paper-branch state dict prefix ----"]
+    footer += [f"{KEYMAP_TAG} {entry}" for entry in w.keymap]
+    return "\n".join(header + w.lines + footer) + "\n"
+
+
+_ENTRY = re.compile(r"^(?P<dst>\S+)<-(?P<src>[^\[\s]+)(\[(?P<lo>\d+):(?P<hi>\d+)\])?$")
+
+
+def read_keymap(cfg_text: str) -> list[tuple[str, str, slice | None]]:
+    out = []
+    for line in cfg_text.splitlines():
+        if line.startswith(KEYMAP_TAG):
+            m = _ENTRY.match(line[len(KEYMAP_TAG):].strip())
+            if m:
+                part = slice(int(m["lo"]), int(m["hi"])) if m["lo"] is not None else None
+                out.append((m["dst"], m["src"], part))
+    return out
+
+
+def translate_state_dict(paper_sd: dict, cfg_text: str) -> dict:
+    """Paper-branch keys -> our module_list keys, through the cfg's key map (splitting joint BNs)."""
+    mapping = read_keymap(cfg_text)
+    if not mapping:
+        raise YamlError("this cfg has no yaml2cfg key map (#@keymap lines); convert the YAML with yolor-cfg yaml2cfg")
+    out = {}
+    used = set()
+    for dst, src, part in mapping:
+        keys = [k for k in paper_sd if k == src or k.startswith(src + ".")]
+        used.update(keys)
+        if dst == "ignore":
+            continue
+        for k in keys:
+            suffix = k[len(src):]
+            value = paper_sd[k]
+            if part is not None and value.dim() > 0:
+                value = value[part]
+            index, attr = dst.split(".", 1)
+            out[f"module_list.{index}.{attr}{suffix}"] = value.clone()
+    out.update({f"unmapped.{k}": v for k, v in paper_sd.items() if k not in used})
+    return out
