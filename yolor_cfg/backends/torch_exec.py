@@ -72,6 +72,31 @@ class CompiledModel(nn.Module):
             return raw
         return torch.cat(decoded, 1), raw
 
+    @torch.no_grad()
+    def live_bytes(self, x: torch.Tensor, keep_all: bool = False) -> int:
+        """Peak bytes of layer outputs alive at once while running ``x`` (weights excluded):
+        this executor frees each output after its last reader; keep_all=True measures an executor
+        that keeps every output (as the YOLOR reference code keeps its routed layers and more)."""
+        outs: list = [None] * len(self.module_list)
+        params = {p.data_ptr() for p in self.parameters()}
+        peak = 0
+        for i, module in enumerate(self.module_list):
+            y = module(*[x if j < 0 else outs[j] for j in self._inputs[i]])
+            outs[i] = y[1] if isinstance(y, tuple) else y
+            storages = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in outs
+                        if isinstance(t, torch.Tensor) and t.data_ptr() not in params}
+            peak = max(peak, sum(storages.values()))
+            if not keep_all:
+                for j in self._release[i]:
+                    outs[j] = None
+        return peak
+
+    def optimize(self, dtype="auto", compile: bool = False, channels_last: bool = True, cuda_graph: bool = False):
+        """The fastest correct inference model for the device (see ``yolor_cfg.backends.optimize``)."""
+        from .optimize import optimize
+
+        return optimize(self, dtype=dtype, compile=compile, channels_last=channels_last, cuda_graph=cuda_graph)
+
     def trace(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Every layer's output, indexed like the cfg's layers (heads: their raw tensor)."""
         return self._run(x, keep_all=True)[0]

@@ -5,7 +5,7 @@ import argparse
 import importlib
 import sys
 
-SUBCOMMANDS = ("info", "check", "convert", "export", "verify", "data", "train", "val", "detect", "demo", "draw", "yaml2cfg", "set-classes")
+SUBCOMMANDS = ("info", "check", "convert", "export", "verify", "data", "train", "val", "detect", "demo", "draw", "yaml2cfg", "set-classes", "benchmark")
 
 
 def main(argv: list[str] | None = None) -> int:

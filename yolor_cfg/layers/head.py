@@ -34,8 +34,7 @@ class DetectHead(nn.Module):
         self.na, self.nc, self.no = len(anchors), nc, nc + 5
         self.stride = stride  # (sy, sx) in input pixels
         self.decoding, self.scale_x_y, self.class_softmax = decoding, scale_x_y, class_softmax
-        self.register_buffer("anchors", torch.tensor(anchors, dtype=torch.float32).view(1, -1, 1, 1, 2),
-                             persistent=False)
+        self.register_buffer("anchors", torch.tensor(anchors, dtype=torch.float32), persistent=False)  # na x 2
 
     def forward(self, p):
         bs, _, ny, nx = p.shape
@@ -46,25 +45,26 @@ class DetectHead(nn.Module):
 
     def decode(self, p):
         ny, nx = p.shape[2], p.shape[3]
+        anchors = self.anchors.view(1, -1, 1, 1, 2).to(p.dtype)
         grid = _grid(ny, nx, p)
         stride = p.new_tensor([self.stride[1], self.stride[0]])
         if self.decoding == "yolor":  # scaled-YOLOv4: xy = (2s - 0.5 + grid) * stride, wh = (2s)^2 * anchor
             s = p.sigmoid()
             xy = (s[..., :2] * 2.0 - 0.5 + grid) * stride
-            wh = (s[..., 2:4] * 2) ** 2 * (self.anchors / stride) * stride
+            wh = (s[..., 2:4] * 2) ** 2 * (anchors / stride) * stride
             return torch.cat([xy, wh, s[..., 4:]], -1)
         k = self.scale_x_y
         if self.decoding == "darknet_new_coords":  # the conv is logistic already: no sigmoid here
             xy = (p[..., :2] * k - 0.5 * (k - 1) + grid) * stride
-            wh = p[..., 2:4] ** 2 * 4 * self.anchors
+            wh = p[..., 2:4] ** 2 * 4 * anchors
             return torch.cat([xy, wh, p[..., 4:]], -1)
         if self.decoding == "darknet":
             xy = (p[..., :2].sigmoid() * k - 0.5 * (k - 1) + grid) * stride
-            wh = p[..., 2:4].exp() * self.anchors
+            wh = p[..., 2:4].exp() * anchors
             return torch.cat([xy, wh, p[..., 4:].sigmoid()], -1)
         # region (YOLOv2): anchors in grid cells
         xy = (p[..., :2].sigmoid() + grid) * stride
-        wh = p[..., 2:4].exp() * self.anchors * stride
+        wh = p[..., 2:4].exp() * anchors * stride
         cls = p[..., 5:].softmax(-1) if self.class_softmax else p[..., 5:].sigmoid()
         return torch.cat([xy, wh, p[..., 4:5].sigmoid(), cls], -1)
 

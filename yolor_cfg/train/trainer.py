@@ -22,6 +22,7 @@ import torch.nn as nn
 from tqdm import tqdm
 
 from ..api import compile as compile_cfg
+from ..backends.optimize import cpu_has_native_bf16
 from ..errors import YolorCfgError
 from ..eval.coco import coco_from_labels
 from ..eval.validate import run_validation
@@ -64,14 +65,6 @@ class TrainOptions:
     max_steps: int | None = None  # stop dead after this many optimizer steps, like a kill (tests)
     progress: bool = True
     hyp_overrides: dict = field(default_factory=dict)
-
-
-def cpu_has_native_bf16() -> bool:
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 class ModelEMA:

@@ -1,0 +1,54 @@
+"""Performance paths: correctness of each backend and the executor's memory (no timings asserted)."""
+import json
+
+import torch
+
+import yolor_cfg
+from yolor_cfg.benchmark import run_benchmark
+from yolor_cfg.cli import main
+
+from .helpers import shared_path
+from .test_zoo import CFG
+
+
+def test_executor_keeps_few_intermediates():
+    model = yolor_cfg.compile(CFG / "yolor_p6.cfg", img_size=256).eval()
+    x = torch.rand(1, 3, 256, 256)
+    ours, keep_all = model.live_bytes(x), model.live_bytes(x, keep_all=True)
+    assert ours <= 0.6 * keep_all
+    assert ours < 0.15 * keep_all  # measured: 0.09 at 640
+
+
+def test_optimized_model_matches_fp32():
+    model = yolor_cfg.compile(shared_path("conformance", "all_layers.cfg")).eval()
+    x = torch.rand(2, 3, 128, 128)
+    with torch.no_grad():
+        ref, _ = model(x)
+    fast32 = model.optimize(dtype=torch.float32)
+    dets, raw = fast32(x)
+    assert dets.dtype == torch.float32 and len(raw) == 2
+    assert float(((dets - ref).abs() / ref.abs().clamp(min=1)).max()) <= 1e-4
+    low = model.optimize(dtype=torch.bfloat16)
+    dets, _ = low(x)
+    assert dets.dtype == torch.float32
+    assert float(((dets - ref).abs() / ref.abs().clamp(min=1)).max()) <= 0.05
+
+
+def test_benchmark_reports_every_backend(capsys):
+    model = yolor_cfg.compile(CFG / "yolor_tiny.cfg", img_size=64)
+    report = run_benchmark(model, 64, 1, "cpu", ["eager", "fused", "fused-bf16", "onnxruntime"], warmup=1, repeat=2,
+                           log=lambda *a: None)
+    names = [r["backend"] for r in report["results"]]
+    assert names == ["eager", "fused", "fused-lowp", "onnxruntime"]
+    for r in report["results"]:
+        assert r["median_ms"] > 0 and r["images_per_s"] > 0 and 0 < r["roofline_fraction"]
+        assert r["max_diff"] <= (0.05 if r["dtype"] == "bfloat16" else 1e-4)
+    assert set(report["rooflines"]) >= {"float32"}
+    assert report["results"][0]["live_intermediates_mb"] > 0
+
+
+def test_benchmark_cli_json(capsys):
+    assert main(["benchmark", "--cfg", str(CFG / "yolor_tiny.cfg"), "--img", "64", "--backends", "eager,fused",
+                 "--repeat", "2", "--warmup", "1", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["model_gflops"] > 0 and [r["backend"] for r in report["results"]] == ["eager", "fused"]
