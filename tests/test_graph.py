@@ -79,9 +79,10 @@ def test_yolo_odd_anchor_list(write_cfg):
 
 
 def test_yolo_filters_must_fit_classes(write_cfg):
-    [(line, _, msg)] = errors_of(write_cfg, "[convolutional]\nfilters=20\n[yolo]\nmask=0,1,2\n"
-                                            "anchors=1,2,3,4,5,6\nclasses=2\nnum=3\n")
+    [(line, _, msg), (conv_line, conv_col, conv_msg)] = errors_of(
+        write_cfg, "[convolutional]\nfilters=20\n[yolo]\nmask=0,1,2\nanchors=1,2,3,4,5,6\nclasses=2\nnum=3\n")
     assert line == 7 and "needs 21 = 3 anchors x (classes 2 + 5); set filters=21" in msg
+    assert (conv_line, conv_col) == (6, 9) and "filters=20 does not fit the head at line 7" in conv_msg
 
 
 @pytest.mark.parametrize("kind", ["reorg", "dwt"])

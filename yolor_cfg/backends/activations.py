@@ -22,7 +22,7 @@ class Linear(_Fn):
 
 class Leaky(_Fn):
     def forward(self, x):
-        return F.leaky_relu(x, 0.1)
+        return F.leaky_relu(x, 0.1, inplace=not torch.is_grad_enabled() and not torch.jit.is_tracing())
 
 
 class ReLU(_Fn):
@@ -47,7 +47,7 @@ class Tanh(_Fn):
 
 class SiLU(_Fn):  # Darknet's swish and YOLOR's silu are the same function
     def forward(self, x):
-        return x * torch.sigmoid(x)
+        return F.silu(x, inplace=not torch.is_grad_enabled() and not torch.jit.is_tracing())
 
 
 class Mish(_Fn):

@@ -5,26 +5,76 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from ..options import Int, Ints
+from ..options import Choice, Float, Int, Ints
 from .base import LayerKind, NodeError, Shape, register
 
 
-class Implicit(nn.Module):
-    """A learned tensor with no input: (1, C, 1, 1), or (1, atoms, C, 1) for the 2-D forms."""
+def implicit_value(params: dict, form: str, nonneg: bool, start: float, mask: torch.Tensor | None, shape):
+    """The tensor an implicit layer represents, from its parameters (used by the module and the passes).
 
-    def __init__(self, shape, mean: float, std: float = 0.02):
+    vector: the tensor itself; nn: g = W z (a learned prior z, a learned matrix W);
+    mf: g = Z^T c (atoms Z, coefficients c; both made non-negative by abs when nonneg=1).
+    With ``mask``, only the masked channels are learned; the others stay at ``start``."""
+    if form == "vector":
+        g = params["implicit"]
+    elif form == "nn":
+        g = (params["W"] @ params["prior"]).view(shape)
+    else:
+        Z, c = params["Z"], params["c"]
+        if nonneg:
+            Z, c = Z.abs(), c.abs()
+        g = (c @ Z).view(shape)
+    if mask is not None:
+        g = start + mask.view(shape) * (g - start)
+    return g
+
+
+class Implicit(nn.Module):
+    """A learned tensor with no input: (1, C, 1, 1), or (1, atoms, C, 1) for the 2-D forms.
+
+    Initialisation follows the paper's section 4.3: the represented tensor starts at ``start``
+    (0 for add and concatenate, 1 for multiply) plus N(0, std)."""
+
+    def __init__(self, shape, start: float, std: float = 0.02, form: str = "vector", prior: int = 0,
+                 atoms: int = 0, nonneg: bool = False, mask: torch.Tensor | None = None):
         super().__init__()
-        self.implicit = nn.Parameter(torch.empty(shape))
-        nn.init.normal_(self.implicit, mean=mean, std=std)
+        self.shape, self.start, self.form, self.nonneg = tuple(shape), start, form, nonneg
+        n = int(torch.Size(shape).numel())
+        if form == "vector":
+            self.implicit = nn.Parameter(torch.empty(shape))
+            nn.init.normal_(self.implicit, mean=start, std=std)
+        elif form == "nn":
+            z = torch.randn(prior)
+            w = torch.randn(n, prior) * std / prior ** 0.5
+            w += start * torch.outer(torch.ones(n), z) / z.dot(z)  # W z = start + N(0, std^2)
+            self.prior, self.W = nn.Parameter(z), nn.Parameter(w)
+        else:
+            Z = torch.randn(atoms, n).abs() if nonneg else torch.randn(atoms, n)
+            c = torch.randn(atoms) * std / atoms ** 0.5
+            c = c.abs() if nonneg else c
+            if start:
+                Z[0], c[0] = start, 1.0
+            self.Z, self.c = nn.Parameter(Z), nn.Parameter(c)
+        if mask is not None:
+            self.register_buffer("learn_mask", mask.view(shape), persistent=False)
+        else:
+            self.learn_mask = None
 
     def forward(self):
-        return self.implicit
+        params = dict(self.named_parameters())
+        return implicit_value(params, self.form, self.nonneg, self.start, self.learn_mask, self.shape)
 
 
 class _ImplicitKind(LayerKind):
     yolor_only = True
     implicit_source = True
-    options = {"filters": Int(required=True, min=1, doc="the vector's length, e.g. filters=256")}
+    options = {"filters": Int(required=True, min=1, doc="the vector's length, e.g. filters=256"),
+               "model": Choice("vector", choices=("vector", "nn", "mf")),
+               "prior": Int(None, min=1, doc="nn: the prior's length (default 2 x filters)"),
+               "atoms": Int(None, min=1, doc="mf: the number of basis vectors"),
+               "nonneg": Int(0, min=0), "std": Float(0.02, min=0),
+               "learn": Ints(None, min=0, doc="learn only channels whose index modulo period is listed"),
+               "period": Int(None, min=1)}
     mean = 0.0
     two_d = False
 
@@ -35,28 +85,64 @@ class _ImplicitKind(LayerKind):
         o = node.options
         return (1, o["atoms"], o["filters"], 1) if self.two_d else (1, o["filters"], 1, 1)
 
+    def validate(self, node, ctx):
+        o = node.options
+        if self.two_d:
+            if o["model"] != "vector":
+                raise NodeError("the 2-D implicit forms support model=vector only", "model")
+            return
+        if o["model"] == "nn":
+            o["prior"] = o["prior"] or 2 * o["filters"]
+        if o["model"] == "mf" and not o["atoms"]:
+            raise NodeError("model=mf needs atoms= (the number of basis vectors, e.g. atoms=8)", "model")
+        if (o["learn"] is None) != (o["period"] is None):
+            raise NodeError("learn= and period= go together (e.g. learn=2,3 period=8)", "learn" if o["learn"] else "period")
+        if o["learn"] and max(o["learn"]) >= o["period"]:
+            raise NodeError(f"learn= indices must be below period={o['period']}", "learn")
+
+    def _mask(self, node):
+        o = node.options
+        if not o.get("learn"):
+            return None
+        index = torch.arange(o["filters"]) % o["period"]
+        return torch.isin(index, torch.tensor(o["learn"])).float()
+
     def infer(self, node, in_shapes, ctx):
         _, c, h, w = self._shape(node)
         return Shape(c, h, w, ctx.net_height)
 
     def build(self, node, ctx):
-        return Implicit(self._shape(node), self.mean)
+        o = node.options
+        return Implicit(self._shape(node), self.mean, o["std"], o["model"], o.get("prior") or 0, o.get("atoms") or 0,
+                        bool(o["nonneg"]), self._mask(node))
+
+    def _tensors(self, node):
+        o, shape = node.options, self._shape(node)
+        n = int(torch.Size(shape).numel())
+        if self.two_d or o["model"] == "vector":
+            return [("implicit", shape)]
+        if o["model"] == "nn":
+            return [("prior", (o["prior"],)), ("W", (n, o["prior"]))]
+        return [("Z", (o["atoms"], n)), ("c", (o["atoms"],))]
 
     def num_params(self, node):
-        return int(torch.Size(self._shape(node)).numel())
+        return sum(int(torch.Size(s).numel()) for _, s in self._tensors(node))
 
     def darknet_layout(self, node):
-        return [("implicit", self._shape(node))]
+        return self._tensors(node)
 
     def implicit_value(self, node, params: dict) -> "torch.Tensor":
         """The constant tensor this layer represents at inference, as the module returns it."""
-        return params["implicit"]
+        o = node.options
+        form = "vector" if self.two_d else o["model"]
+        return implicit_value(params, form, bool(o.get("nonneg")), self.mean, self._mask(node), self._shape(node))
 
 
 def _implicit_kind(name: str, mean: float, two_d: bool, what: str):
     options = dict(_ImplicitKind.options)
     if two_d:
-        options["atoms"] = Int(required=True, min=1, doc="the number of 2-D atoms")
+        options = {"filters": options["filters"], "std": options["std"], "model": options["model"],
+                   "atoms": Int(required=True, min=1, doc="the number of 2-D atoms")}
     return register(type(name, (_ImplicitKind,), {
         "name": name, "mean": mean, "two_d": two_d, "options": options, "summary": f"YOLOR: learned {what}"}))
 

@@ -32,6 +32,7 @@ from .hyp import load_hyp
 from .loss import YoloLoss
 
 NOMINAL_BATCH = 64
+IMPLICIT_PARAMS = ("implicit", "prior", "W", "Z", "c", "w", "weights")
 
 
 class TrainingError(YolorCfgError):
@@ -96,8 +97,8 @@ def _param_groups(model: nn.Module, weight_decay: float):
                 continue
             if name == "bias":
                 bias.append(p)
-            elif isinstance(module, nn.modules.batchnorm._BatchNorm) or name in ("implicit", "w", "weights"):
-                no_decay_bn.append(p)  # BN scales, implicit vectors, shortcut weights
+            elif isinstance(module, nn.modules.batchnorm._BatchNorm) or name in IMPLICIT_PARAMS:
+                no_decay_bn.append(p)  # BN scales, implicit knowledge (every form), shortcut weights
             else:
                 decay.append(p)
     return no_decay_bn, decay, bias
