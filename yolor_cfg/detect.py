@@ -28,6 +28,15 @@ class Detection:
         return {"box": [round(v, 2) for v in self.box], "score": round(self.score, 5), "class": self.cls, "name": self.name}
 
 
+class Detections(list):
+    """A list of Detection; ``class_scores`` holds image-level class probabilities when the model
+    has a [multilabel] head (else an empty dict)."""
+
+    def __init__(self, items=(), class_scores: dict[str, float] | None = None):
+        super().__init__(items)
+        self.class_scores = class_scores or {}
+
+
 class Predictor:
     """Letterbox -> model -> NMS -> boxes in original pixels, for a CompiledModel or an ONNX file."""
 
@@ -56,7 +65,7 @@ class Predictor:
         return self.names[c] if c < len(self.names) else str(c)
 
     @torch.no_grad()
-    def __call__(self, image: np.ndarray | str | Path, conf: float = 0.25, iou: float = 0.45, max_det: int = 300) -> list[Detection]:
+    def __call__(self, image: np.ndarray | str | Path, conf: float = 0.25, iou: float = 0.45, max_det: int = 300) -> Detections:
         """Detections for one BGR image (or a path), in its own pixel coordinates."""
         if not isinstance(image, np.ndarray):
             path = str(image)
@@ -72,12 +81,15 @@ class Predictor:
                 rows = rows[rows[:, 5] > conf][:, 1:]  # drop the batch column
             else:
                 rows = non_max_suppression(torch.from_numpy(out.astype(np.float32)), conf, iou, max_det=max_det)[0]
-        else:
+        scores = {}
+        if self.session is None:
             out = self.model(torch.from_numpy(x).to(self.device))
             rows = non_max_suppression(out[0].float().cpu(), conf, iou, max_det=max_det)[0]
+            if len(out) == 3:
+                scores = {self._name(c): float(p) for c, p in enumerate(out[2][0].float().cpu().tolist())}
         boxes = scale_boxes(rows[:, :4], ratio, pad, image.shape[:2])
-        return [Detection(tuple(b), float(s), int(c), self._name(int(c)))
-                for b, s, c in zip(boxes.tolist(), rows[:, 4].tolist(), rows[:, 5].tolist())]
+        return Detections([Detection(tuple(b), float(s), int(c), self._name(int(c)))
+                           for b, s, c in zip(boxes.tolist(), rows[:, 4].tolist(), rows[:, 5].tolist())], scores)
 
 
 def draw(image: np.ndarray, detections: list[Detection]) -> np.ndarray:

@@ -12,12 +12,14 @@ from .dialects import DIALECTS, Dialect
 from .errors import CfgError, Diagnostic, DiagnosticSink, SourceLoc
 from .frontend import CfgSource, RawOption, Section, parse_file, parse_text
 from .layers.base import ALIASES, REGISTRY, UNSUPPORTED, Context, Node, NodeError, Shape, lookup
-from .options import Float, Inert, Int, Opt, OptionValueError, Refused
+from .options import Choice, Float, Inert, Int, Opt, OptionValueError, Refused
 
 NET_OPTIONS: dict[str, Opt] = {
     "width": Int(0, min=0), "height": Int(0, min=0), "channels": Int(0, min=0),
     # yolor-cfg extension: BatchNorm epsilon for the whole network (default: the dialect's)
     "bn_eps": Float(None, min=0, doc="e.g. bn_eps=0.001 for models converted from the YOLOR paper branch"),
+    # yolor-cfg extension: the dialect, for cfgs without a YOLOR-only section that mean YOLOR's semantics
+    "dialect": Choice(None, choices=("yolor", "darknet")),
     **{k: Inert() for k in (
         "inputs", "max_batches", "batch", "learning_rate", "learning_rate_min", "sgdr_cycle", "sgdr_mult",
         "momentum", "decay", "subdivisions", "time_steps", "track", "augment_speed", "sequential_subdivisions",
@@ -178,7 +180,9 @@ def build_graph(source: CfgSource, img_size: int | tuple[int, int] | None = None
             node.broken = True
         node.inputs = inputs
 
-    if dialect is None:
+    if dialect is None and net_opts.get("dialect"):
+        chosen, reason = DIALECTS[net_opts["dialect"]], "set in [net]"
+    elif dialect is None:
         chosen, reason = detect_dialect([n.kind for n in nodes if not n.broken])
     elif dialect in DIALECTS:
         chosen, reason = DIALECTS[dialect], "chosen by the user"

@@ -43,7 +43,7 @@ class OptimizedModel(nn.Module):
     @staticmethod
     def _to_float(out):
         if isinstance(out, tuple):
-            return out[0].float(), [r.float() for r in out[1]]
+            return (out[0].float(), [r.float() for r in out[1]], *[t.float() for t in out[2:]])
         return out.float()
 
     def forward(self, x: torch.Tensor):

@@ -45,12 +45,14 @@ class CompiledModel(nn.Module):
         self.module_list = nn.ModuleList([node.spec.build(node, ctx) for node in graph.nodes])
         self._inputs = [tuple(node.inputs) for node in graph.nodes]
         self._is_head = [node.spec.is_head for node in graph.nodes]
+        self._is_aux = [node.spec.aux_output is not None for node in graph.nodes]
         self._release = release_schedule(graph)
 
     # ---- running ----
     def _run(self, x: torch.Tensor, keep_all: bool):
         outs: list = [None] * len(self.module_list)
         decoded, raw = [], []
+        aux = None
         for i, module in enumerate(self.module_list):
             y = module(*[x if j < 0 else outs[j] for j in self._inputs[i]])
             if self._is_head[i]:
@@ -58,19 +60,25 @@ class CompiledModel(nn.Module):
                     decoded.append(y[0])
                     y = y[1]
                 raw.append(y)
+            if self._is_aux[i]:
+                aux = y
             outs[i] = y
             if not keep_all:
                 for j in self._release[i]:
                     outs[j] = None
-        return outs, decoded, raw
+        return outs, decoded, raw, aux
 
     def forward(self, x: torch.Tensor):
-        outs, decoded, raw = self._run(x, keep_all=False)
+        """See the class docstring; a graph with a [multilabel] head also returns its image-level
+        class logits (train: ``(raw, logits)``) or probabilities (eval: ``(detections, raw, scores)``)."""
+        outs, decoded, raw, aux = self._run(x, keep_all=False)
         if not raw:
             return outs[-1]
         if self.training:
-            return raw
-        return torch.cat(decoded, 1), raw
+            return raw if aux is None else (raw, aux)
+        if aux is None:
+            return torch.cat(decoded, 1), raw
+        return torch.cat(decoded, 1), raw, torch.sigmoid(aux)
 
     @torch.no_grad()
     def live_bytes(self, x: torch.Tensor, keep_all: bool = False) -> int:
@@ -105,6 +113,10 @@ class CompiledModel(nn.Module):
     @property
     def heads(self):
         return [m for m, h in zip(self.module_list, self._is_head) if h]
+
+    @property
+    def has_multilabel(self) -> bool:
+        return any(self._is_aux)
 
     @property
     def strides(self) -> list[float]:

@@ -95,3 +95,25 @@ def plot_pr_curve(e, names: list[str], path: str | Path) -> None:
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def average_precision(scores: np.ndarray, labels: np.ndarray) -> float | None:
+    """Non-interpolated AP of one class: sum over score thresholds of (recall step) x precision,
+    tied scores counted together (as scikit-learn's average_precision_score). None without positives."""
+    positives = labels.sum()
+    if positives == 0:
+        return None
+    order = np.argsort(-scores, kind="stable")
+    s, y = scores[order], labels[order]
+    tp, fp = np.cumsum(y), np.cumsum(1 - y)
+    last_of_tie = np.r_[np.nonzero(np.diff(s))[0], len(s) - 1]
+    precision = tp[last_of_tie] / (tp[last_of_tie] + fp[last_of_tie])
+    recall = tp[last_of_tie] / positives
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def multilabel_map(scores: np.ndarray, labels: np.ndarray) -> tuple[float, list[float | None]]:
+    """Mean over classes (with at least one positive image) of the image-level AP."""
+    per_class = [average_precision(scores[:, c], labels[:, c]) for c in range(labels.shape[1])]
+    valid = [ap for ap in per_class if ap is not None]
+    return (float(np.mean(valid)) if valid else 0.0), per_class

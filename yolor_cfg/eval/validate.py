@@ -8,7 +8,9 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from .coco import coco_from_labels, evaluate, format_class_table, per_class_ap, plot_pr_curve
+import numpy as np
+
+from .coco import coco_from_labels, evaluate, format_class_table, multilabel_map, per_class_ap, plot_pr_curve
 from .nms import non_max_suppression, scale_boxes
 
 
@@ -40,12 +42,16 @@ def run_validation(model, loader, names: list[str], gt: dict | None = None, conf
     model.eval()
     predictions = []
     position = {p: i for i, p in enumerate(index.images)}
+    image_scores: dict[int, np.ndarray] = {}
     batches = tqdm(loader, desc="val", leave=False, disable=not progress)
     for images, _, paths, shapes in batches:
         x = images.to(device).float() / 255
         with torch.autocast(device_type=torch.device(device).type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
             out = model(x)
         dets = out[0] if isinstance(out, tuple) else out
+        if isinstance(out, tuple) and len(out) == 3:  # a [multilabel] head's image-level scores
+            for path, row in zip(paths, out[2].float().cpu().numpy()):
+                image_scores[position[path]] = row
         for det, path, (shape0, ratio, pad) in zip(non_max_suppression(dets.float(), conf, iou, max_det=max_det), paths, shapes):
             boxes = scale_boxes(det[:, :4], ratio, pad, shape0).tolist()
             for (x1, y1, x2, y2), score, cls in zip(boxes, det[:, 4].tolist(), det[:, 5].tolist()):
@@ -54,6 +60,14 @@ def run_validation(model, loader, names: list[str], gt: dict | None = None, conf
                                     "score": round(score, 5)})
     metrics, e = evaluate(gt, predictions, verbose=verbose)
     rows = per_class_ap(e, names)
+    if image_scores:
+        ids = sorted(image_scores)
+        labels = np.zeros((len(ids), len(names)))
+        for k, i in enumerate(ids):
+            labels[k, index.labels[i][:, 0].astype(int)] = 1
+        metrics["mlc_mAP"], _ = multilabel_map(np.stack([image_scores[i] for i in ids]), labels)
+        if verbose:
+            print(f"multi-label classification mAP: {metrics['mlc_mAP']:.4f}")
     if out_dir is not None:
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)

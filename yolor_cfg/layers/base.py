@@ -92,6 +92,7 @@ class LayerKind:
     options: ClassVar[dict[str, Opt]] = {}
     yolor_only: ClassVar[bool] = False  # its presence selects the yolor dialect
     is_head: ClassVar[bool] = False  # a detection head: its outputs are the model's outputs
+    aux_output: ClassVar[str | None] = None  # an extra model output (e.g. 'multilabel' class logits)
     # pass hooks
     inference_identity: ClassVar[bool] = False  # passes its first input through at inference (dce removes it)
     implicit_source: ClassVar[bool] = False  # a learned tensor with no input (fold_implicit reads it)

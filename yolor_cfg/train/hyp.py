@@ -11,6 +11,7 @@ DEFAULT_HYP = {
     "obj_pw": 1.0, "iou_t": 0.2, "anchor_t": 4.0, "fl_gamma": 0.0, "hsv_h": 0.015, "hsv_s": 0.7, "hsv_v": 0.4,
     "degrees": 0.0, "translate": 0.1, "scale": 0.5, "shear": 0.0, "perspective": 0.0, "flipud": 0.0,
     "fliplr": 0.5, "mosaic": 1.0, "mixup": 0.0,
+    "mlc": 1.0,  # gain of a [multilabel] head's BCE (joint detection and classification)
 }
 
 
@@ -19,7 +20,7 @@ def load_hyp(path: str | Path | None) -> dict:
     hyp = dict(DEFAULT_HYP)
     if path:
         given = yaml.safe_load(Path(path).read_text()) or {}
-        unknown = sorted(set(given) - set(hyp) - {"mlc"})
+        unknown = sorted(set(given) - set(hyp))
         if unknown:
             raise ValueError(f"{path}: unknown hyperparameters {', '.join(unknown)}; known: {', '.join(sorted(hyp))}")
         hyp.update(given)

@@ -136,3 +136,24 @@ class FocalLoss(nn.Module):
         p_t = true * prob + (1 - true) * (1 - prob)
         loss = loss * (true * self.alpha + (1 - true) * (1 - self.alpha)) * (1.0 - p_t) ** self.gamma
         return loss.mean()
+
+
+def image_labels(targets: torch.Tensor, batch: int, nc: int) -> torch.Tensor:
+    """Image-level multi-label targets (batch x nc) from box rows (image, class, x, y, w, h)."""
+    y = torch.zeros(batch, nc, device=targets.device)
+    if len(targets):
+        y[targets[:, 0].long(), targets[:, 1].long()] = 1.0
+    return y
+
+
+class MultiLabelLoss:
+    """BCE of a [multilabel] head's logits against labels derived from the boxes, times ``mlc``
+    (hyp) and the batch size, like the detection loss."""
+
+    def __init__(self, hyp: dict):
+        self.gain = hyp.get("mlc", 1.0)
+        self.bce = nn.BCEWithLogitsLoss()
+
+    def __call__(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        y = image_labels(targets, logits.shape[0], logits.shape[1])
+        return self.bce(logits.float(), y) * self.gain * logits.shape[0]

@@ -29,7 +29,7 @@ from ..eval.validate import run_validation
 from ..io.checkpoint import load_state_dict, read_torch_file, save_checkpoint
 from .data import DataConfig, DetectionDataset, build_index, collate
 from .hyp import load_hyp
-from .loss import YoloLoss
+from .loss import MultiLabelLoss, YoloLoss
 
 NOMINAL_BATCH = 64
 IMPLICIT_PARAMS = ("implicit", "prior", "W", "Z", "c", "w", "weights")
@@ -285,6 +285,7 @@ class Trainer:
                 model, device_ids=[self.local_rank] if self.device.type == "cuda" else None,
                 output_device=self.local_rank if self.device.type == "cuda" else None)
         compute_loss = YoloLoss(_unwrap(model), loss_hyp)
+        multilabel_loss = MultiLabelLoss(hyp)
         amp_dtype = None
         if opt.amp and self.device.type == "cuda":
             amp_dtype = torch.float16
@@ -325,9 +326,12 @@ class Trainer:
                         if "momentum" in group:
                             group["momentum"] = float(np.interp(ni, xi, [hyp["warmup_momentum"], hyp["momentum"]]))
                 with torch.autocast(device_type=self.device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                    raw = model(imgs)
+                    out = model(imgs)
+                raw, mlc_logits = out if isinstance(out, tuple) else (out, None)
                 raw = [r.float() for r in raw]
                 loss, items = compute_loss(raw, targets)
+                if mlc_logits is not None:
+                    loss = loss + multilabel_loss(mlc_logits, targets)
                 if self.rank >= 0:
                     loss = loss * self.world  # DDP averages gradients across ranks
                 if not torch.isfinite(loss):
@@ -359,7 +363,8 @@ class Trainer:
                 fitness = 0.1 * result.map50 + 0.9 * result.map
                 row = {"epoch": epoch + 1, "box_loss": float(mloss[0]), "obj_loss": float(mloss[1]),
                        "cls_loss": float(mloss[2]), "mAP50": result.map50, "mAP50_95": result.map,
-                       "AR100": result.metrics["AR100"], "lr0": lrs[0], "lr1": lrs[1], "lr2": lrs[2],
+                       "AR100": result.metrics["AR100"], "mlc_mAP": result.metrics.get("mlc_mAP", ""),
+                       "lr0": lrs[0], "lr1": lrs[1], "lr2": lrs[2],
                        "epoch_s": round(time.time() - t0, 2)}
                 new_file = not results_csv.exists() or epoch == 0
                 with open(results_csv, "w" if new_file else "a", newline="") as f:

@@ -1,0 +1,71 @@
+"""[multilabel]: an image-level multi-label classification head (the paper's joint detection and
+classification, JDC), optionally with implicit knowledge on its branch (iJDC)."""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from ..options import Choice, Float, Int
+from .base import LayerKind, NodeError, Shape, register
+
+
+class MultiLabelHead(nn.Module):
+    """Global average pool -> (+ implicit) -> linear to class logits -> (x implicit)."""
+
+    def __init__(self, channels: int, classes: int, implicit: str, std: float):
+        super().__init__()
+        self.Linear = nn.Linear(channels, classes)
+        self.ia = nn.Parameter(torch.randn(channels) * std) if implicit in ("add", "both") else None
+        self.im = nn.Parameter(1 + torch.randn(classes) * std) if implicit in ("mul", "both") else None
+
+    def forward(self, x):
+        v = x.mean((2, 3))
+        if self.ia is not None:
+            v = v + self.ia
+        logits = self.Linear(v)
+        if self.im is not None:
+            logits = logits * self.im
+        return logits
+
+
+@register
+class MultiLabel(LayerKind):
+    name = "multilabel"
+    aux_output = "multilabel"
+    summary = "image-level multi-label classifier on a feature layer (joint detection and classification)"
+    options = {"from": Int(-1, doc="the feature layer (default: the previous one)"),
+               "classes": Int(required=True, min=1),
+               "implicit": Choice("none", choices=("none", "add", "mul", "both")),
+               "std": Float(0.02, min=0)}
+
+    def sequential(self, node):
+        return False
+
+    def input_refs(self, node):
+        return [(node.options["from"], "from")]
+
+    def infer(self, node, in_shapes, ctx):
+        if in_shapes[0].h < 1:
+            raise NodeError("needs a feature map as input", "from")
+        return Shape(node.options["classes"], 1, 1, ctx.net_height)
+
+    def build(self, node, ctx):
+        o = node.options
+        return MultiLabelHead(node.in_shapes[0].c, o["classes"], o["implicit"], o["std"])
+
+    def num_params(self, node):
+        o, c = node.options, node.in_shapes[0].c
+        return c * o["classes"] + o["classes"] + (c if o["implicit"] in ("add", "both") else 0) + \
+            (o["classes"] if o["implicit"] in ("mul", "both") else 0)
+
+    def macs(self, node):
+        return node.in_shapes[0].c * node.options["classes"]
+
+    def darknet_layout(self, node):
+        o, c = node.options, node.in_shapes[0].c
+        layout = [("Linear.bias", (o["classes"],)), ("Linear.weight", (o["classes"], c))]
+        if o["implicit"] in ("add", "both"):
+            layout.append(("ia", (c,)))
+        if o["implicit"] in ("mul", "both"):
+            layout.append(("im", (o["classes"],)))
+        return layout
