@@ -1,7 +1,7 @@
 """The YOLOR paper's implicit-knowledge ablation, rerun on the synthetic dataset.
 
     python tools/ablation.py --write-cfgs        # (re)write cfg/ablation/*.cfg
-    python tools/ablation.py [--epochs 3 --n-train 1000] [--out runs/ablation]
+    python tools/ablation.py [--epochs 4 --n-train 2000] [--out runs/ablation]
 
 Variants (small cfgs in cfg/ablation/, all from the same backbone and neck):
 baseline; +iFA (implicit add on the features before each head, as a vector / nn / mf);
@@ -48,7 +48,7 @@ def variant_cfg(name: str) -> str:
 
     add(["[reorg]"])
     add(_conv(16))
-    c2 = add(_conv(32, s=2))
+    add(_conv(32, s=2))
     add(_conv(16, k=1)); add(_conv(32)); add(["[shortcut]", "from=-3", "activation=linear"])
     add(_conv(64, s=2)); add(_conv(32, k=1)); add(_conv(64))
     p3 = add(["[shortcut]", "from=-3", "activation=linear"])
@@ -153,8 +153,8 @@ def write_report(rows: list[dict], out: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--write-cfgs", action="store_true")
-    ap.add_argument("--epochs", type=int, default=3)
-    ap.add_argument("--n-train", type=int, default=1000)
+    ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--n-train", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="runs/ablation")
     args = ap.parse_args()

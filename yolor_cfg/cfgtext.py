@@ -16,7 +16,7 @@ def annotate(source: CfgSource, graph: Graph, title: str, extra_header: list[str
              f"# Input {graph.net.width}x{graph.net.height}x{graph.net.channels}; {info['params']:,} parameters; "
              f"{info['gflops']:.3f} GFLOPs at {graph.net.width}x{graph.net.height} (yolor-cfg info).",
              *[f"# {line}" for line in extra_header],
-             f"# Heads: " + ", ".join(f"layer {h['index']} stride {h['stride']:g}" for h in info["heads"]) + ".",
+             "# Heads: " + ", ".join(f"layer {h['index']} stride {h['stride']:g}" for h in info["heads"]) + ".",
              "# Every section is preceded by its layer index; routes say which layers they read.", ""]
     net = source.sections[0]
     lines.append("[net]")

@@ -8,7 +8,6 @@ import pytest
 import torch
 from onnx import numpy_helper
 
-import yolor_cfg
 from yolor_cfg.cli import main
 from yolor_cfg.export import ExportOptions, export_onnx, verify_onnx
 from yolor_cfg.export.nms import reference_nms

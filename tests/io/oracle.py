@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-import yolor_cfg
 from yolor_cfg.layers.conv import ConnectedBlock, ConvBlock
 
 

@@ -5,6 +5,9 @@ import argparse
 import importlib
 import sys
 
+from ..errors import CfgError, YolorCfgError
+from .common import report_cfg_error
+
 SUBCOMMANDS = ("info", "check", "convert", "export", "verify", "data", "train", "val", "detect", "demo", "draw", "yaml2cfg", "set-classes", "benchmark")
 
 
@@ -17,7 +20,13 @@ def main(argv: list[str] | None = None) -> int:
         module.add_parser(sub)
         modules[name] = module
     args = parser.parse_args(argv)
-    return modules[args.command].run(args)
+    try:
+        return modules[args.command].run(args)
+    except CfgError as exc:
+        return report_cfg_error(exc)
+    except YolorCfgError as exc:  # weights, data, export, training: a message, never a traceback
+        print(f"error: {exc}")
+        return 1
 
 
 if __name__ == "__main__":

@@ -7,8 +7,6 @@ import torch
 
 from ..api import compile
 from ..benchmark import BACKENDS, run_benchmark
-from ..errors import CfgError, WeightsError
-from .common import report_cfg_error
 
 
 def add_parser(sub):
@@ -27,26 +25,20 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    try:
-        model = compile(args.cfg, img_size=args.img)
-        if args.weights:
-            model.load_weights(args.weights)
-        loader = names = None
-        if args.data:
-            from ..train.data import DataConfig, DetectionDataset, build_index, collate
+    model = compile(args.cfg, img_size=args.img)
+    if args.weights:
+        model.load_weights(args.weights)
+    loader = names = None
+    if args.data:
+        from ..train.data import DataConfig, DetectionDataset, build_index, collate
 
-            data = DataConfig.load(args.data)
-            index = build_index(data, "val")
-            loader = torch.utils.data.DataLoader(DetectionDataset(index, args.img), batch_size=16, collate_fn=collate)
-            names = data.names
-        device = "cpu" if args.device == "cpu" or not torch.cuda.is_available() else f"cuda:{args.device}"
-        report = run_benchmark(model, args.img, args.batch, device, [b for b in args.backends.split(",") if b],
-                               args.warmup, args.repeat, loader, names, log=(lambda *a: None) if args.json else print)
-    except CfgError as exc:
-        return report_cfg_error(exc)
-    except (WeightsError, ValueError) as exc:
-        print(f"error: {exc}")
-        return 1
+        data = DataConfig.load(args.data)
+        index = build_index(data, "val")
+        loader = torch.utils.data.DataLoader(DetectionDataset(index, args.img), batch_size=16, collate_fn=collate)
+        names = data.names
+    device = "cpu" if args.device == "cpu" or not torch.cuda.is_available() else f"cuda:{args.device}"
+    report = run_benchmark(model, args.img, args.batch, device, [b for b in args.backends.split(",") if b],
+                           args.warmup, args.repeat, loader, names, log=(lambda *a: None) if args.json else print)
     if args.json:
         print(json.dumps(report))
     else:

@@ -2,10 +2,8 @@
 from __future__ import annotations
 
 from ..api import compile
-from ..errors import CfgError, WeightsError
 from ..io import DarknetHeader, load_weights_into, read_torch_file, save_checkpoint, save_darknet_weights
 from ..io.checkpoint import is_torch_file
-from .common import report_cfg_error
 
 
 def add_parser(sub):
@@ -18,28 +16,22 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    try:
-        model = compile(args.cfg, dialect=args.dialect)
-        header = None
-        if is_torch_file(args.weights):
-            obj = read_torch_file(args.weights)
-            if isinstance(obj, dict) and "darknet_header" in obj:
-                header = DarknetHeader(*obj["darknet_header"])
-        report = load_weights_into(model, args.weights, partial=args.partial)
-        if header is None and hasattr(report, "header"):
-            header = report.header
-        if args.out.endswith(".weights"):
-            n = save_darknet_weights(model, args.out, header)
-            print(f"wrote {args.out}: {n:,} floats")
-        else:
-            extra = {"darknet_header": [header.major, header.minor, header.revision, header.seen]} if header else {}
-            save_checkpoint(model, args.out, **extra)
-            print(f"wrote {args.out}")
-        if report is not None and hasattr(report, "layers_loaded"):
-            print(str(report))
-    except CfgError as exc:
-        return report_cfg_error(exc)
-    except WeightsError as exc:
-        print(f"error: {exc}")
-        return 2
+    model = compile(args.cfg, dialect=args.dialect)
+    header = None
+    if is_torch_file(args.weights):
+        obj = read_torch_file(args.weights)
+        if isinstance(obj, dict) and "darknet_header" in obj:
+            header = DarknetHeader(*obj["darknet_header"])
+    report = load_weights_into(model, args.weights, partial=args.partial)
+    if header is None and hasattr(report, "header"):
+        header = report.header
+    if args.out.endswith(".weights"):
+        n = save_darknet_weights(model, args.out, header)
+        print(f"wrote {args.out}: {n:,} floats")
+    else:
+        extra = {"darknet_header": [header.major, header.minor, header.revision, header.seen]} if header else {}
+        save_checkpoint(model, args.out, **extra)
+        print(f"wrote {args.out}")
+    if report is not None and hasattr(report, "layers_loaded"):
+        print(str(report))
     return 0

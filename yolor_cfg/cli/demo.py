@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from ..api import compile, shipped_cfg
+from ..api import shipped_cfg
 from ..detect import Predictor, run_detect
 from ..eval.coco import coco_from_labels
 from ..eval.validate import run_validation
@@ -54,11 +54,11 @@ def run(args) -> int:
                                          num_workers=args.workers)
     val = run_validation(model, loader, data.names, coco_from_labels(index.images, index.labels, data.names),
                          out_dir=out / "val")
-    print(f"[4/5] exporting ONNX (fused, parity-checked)")
+    print("[4/5] exporting ONNX (fused, parity-checked)")
     onnx_path = out / "yolor_tiny.onnx"
     report = export_onnx(model, onnx_path, ExportOptions(dynamic=True, names=data.names))
     print(report.format())
-    print(f"[5/5] detecting on 4 val images with the ONNX model")
+    print("[5/5] detecting on 4 val images with the ONNX model")
     sample = out / "samples"
     sample.mkdir(parents=True, exist_ok=True)
     for p in index.images[:4]:

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from ..api import compile
 from ..detect import Predictor, run_detect
-from ..errors import CfgError, WeightsError
-from .common import img_size, report_cfg_error
+from .common import img_size
 
 
 def add_parser(sub):
@@ -40,9 +39,7 @@ def run(args) -> int:
                 model.load_weights(args.weights)
             predictor = Predictor(model, names=names)
         results = run_detect(predictor, args.source, args.out, args.conf, args.iou, args.max_det)
-    except CfgError as exc:
-        return report_cfg_error(exc)
-    except (WeightsError, FileNotFoundError) as exc:
+    except FileNotFoundError as exc:
         print(f"error: {exc}")
         return 1
     n = sum(len(v) for v in results.values())

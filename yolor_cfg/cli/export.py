@@ -2,10 +2,8 @@
 from __future__ import annotations
 
 from ..api import compile
-from ..errors import CfgError, WeightsError
 from ..export import ExportOptions, export_onnx
-from ..export.onnx import ExportError
-from .common import img_size, report_cfg_error
+from .common import img_size
 
 
 def add_parser(sub):
@@ -30,18 +28,12 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    try:
-        model = compile(args.cfg, img_size=args.img, dialect=args.dialect)
-        if args.weights:
-            model.load_weights(args.weights)
-        size = args.img if isinstance(args.img, tuple) else ((args.img, args.img) if args.img else None)
-        opts = ExportOptions(img_size=size, batch=args.batch, dynamic=bool(args.dynamic), dynamic_hw=args.dynamic == "hw",
-                             opset=args.opset, fuse=not args.no_fuse, half=args.half, raw=args.raw, nms=args.nms,
-                             conf=args.conf, iou=args.iou, max_det=args.max_det, tolerance=args.tolerance)
-        print(export_onnx(model, args.out, opts).format())
-    except CfgError as exc:
-        return report_cfg_error(exc)
-    except (WeightsError, ExportError) as exc:
-        print(f"error: {exc}")
-        return 1
+    model = compile(args.cfg, img_size=args.img, dialect=args.dialect)
+    if args.weights:
+        model.load_weights(args.weights)
+    size = args.img if isinstance(args.img, tuple) else ((args.img, args.img) if args.img else None)
+    opts = ExportOptions(img_size=size, batch=args.batch, dynamic=bool(args.dynamic), dynamic_hw=args.dynamic == "hw",
+                         opset=args.opset, fuse=not args.no_fuse, half=args.half, raw=args.raw, nms=args.nms,
+                         conf=args.conf, iou=args.iou, max_det=args.max_det, tolerance=args.tolerance)
+    print(export_onnx(model, args.out, opts).format())
     return 0

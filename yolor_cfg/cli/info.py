@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import json
 
-from ..errors import CfgError
 from ..graph import load_graph
 from ..summary import format_table, summarize
-from .common import img_size, print_diagnostics, report_cfg_error
+from .common import img_size, print_diagnostics
 
 
 def add_parser(sub):
@@ -18,10 +17,7 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    try:
-        graph = load_graph(args.cfg, args.img, args.dialect)
-    except CfgError as exc:
-        return report_cfg_error(exc)
+    graph = load_graph(args.cfg, args.img, args.dialect)
     print_diagnostics(graph.warnings)
     info = summarize(graph)
     if args.json:

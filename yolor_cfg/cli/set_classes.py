@@ -4,10 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..cfgtext import set_classes
-from ..errors import CfgError
 from ..frontend import parse_file, parse_text
 from ..graph import build_graph
-from .common import report_cfg_error
 
 
 def add_parser(sub):
@@ -21,13 +19,10 @@ def run(args) -> int:
     if args.classes < 1:
         print("error: the class count must be at least 1")
         return 2
-    try:
-        source = parse_file(args.cfg)
-        graph = build_graph(source)
-        text = set_classes(source, graph, args.classes)
-        build_graph(parse_text(text, args.out))  # the result must be valid
-    except CfgError as exc:
-        return report_cfg_error(exc)
+    source = parse_file(args.cfg)
+    graph = build_graph(source)
+    text = set_classes(source, graph, args.classes)
+    build_graph(parse_text(text, args.out))  # the result must be valid
     Path(args.out).write_text(text)
     print(f"wrote {args.out}: {len(graph.heads)} heads with classes={args.classes}")
     return 0

@@ -1,10 +1,7 @@
 """``yolor-cfg train``: train a cfg on a dataset (one CPU, one GPU, or torchrun for many)."""
 from __future__ import annotations
 
-from ..errors import CfgError, WeightsError
-from ..train.data import DataError
-from ..train.trainer import TrainingError, TrainOptions, Trainer
-from .common import report_cfg_error
+from ..train.trainer import TrainOptions, Trainer
 
 
 def add_parser(sub):
@@ -51,12 +48,6 @@ def run(args) -> int:
     if not args.cfg and not args.resume:
         print("error: --cfg is required (unless --resume)")
         return 2
-    try:
-        result = Trainer(options_from_args(args)).train()
-    except CfgError as exc:
-        return report_cfg_error(exc)
-    except (TrainingError, DataError, WeightsError) as exc:
-        print(f"error: {exc}")
-        return 1
+    result = Trainer(options_from_args(args)).train()
     print(f"done: {result['save_dir']} (best {result['best']})")
     return 0

@@ -4,11 +4,9 @@ from __future__ import annotations
 import torch
 
 from ..api import compile
-from ..errors import CfgError, WeightsError
 from ..eval.coco import coco_from_labels
 from ..eval.validate import run_validation
-from ..train.data import DataConfig, DataError, DetectionDataset, build_index, collate
-from .common import report_cfg_error
+from ..train.data import DataConfig, DetectionDataset, build_index, collate
 
 
 def add_parser(sub):
@@ -27,22 +25,16 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    try:
-        data = DataConfig.load(args.data)
-        model = compile(args.cfg, img_size=args.img)
-        if args.weights:
-            model.load_weights(args.weights)
-        index = build_index(data, "val")
-        print(f"val: {index.summary()}")
-        loader = torch.utils.data.DataLoader(DetectionDataset(index, args.img), batch_size=args.batch,
-                                             num_workers=args.workers, collate_fn=collate)
-        device = "cpu" if args.device == "cpu" or not torch.cuda.is_available() else f"cuda:{args.device}"
-        result = run_validation(model.to(device), loader, data.names, coco_from_labels(index.images, index.labels, data.names),
-                                args.conf, args.iou, args.max_det, device=device, out_dir=args.out)
-    except CfgError as exc:
-        return report_cfg_error(exc)
-    except (WeightsError, DataError) as exc:
-        print(f"error: {exc}")
-        return 1
+    data = DataConfig.load(args.data)
+    model = compile(args.cfg, img_size=args.img)
+    if args.weights:
+        model.load_weights(args.weights)
+    index = build_index(data, "val")
+    print(f"val: {index.summary()}")
+    loader = torch.utils.data.DataLoader(DetectionDataset(index, args.img), batch_size=args.batch,
+                                         num_workers=args.workers, collate_fn=collate)
+    device = "cpu" if args.device == "cpu" or not torch.cuda.is_available() else f"cuda:{args.device}"
+    result = run_validation(model.to(device), loader, data.names, coco_from_labels(index.images, index.labels, data.names),
+                            args.conf, args.iou, args.max_det, device=device, out_dir=args.out)
     print(f"mAP@0.5 {result.map50:.4f}  mAP@0.5:0.95 {result.map:.4f}  (saved in {args.out})")
     return 0

@@ -2,10 +2,7 @@
 from __future__ import annotations
 
 from ..api import compile
-from ..errors import CfgError, WeightsError
 from ..export import verify_onnx
-from ..export.onnx import ExportError
-from .common import report_cfg_error
 
 
 def add_parser(sub):
@@ -18,16 +15,10 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    try:
-        model = compile(args.cfg, dialect=args.dialect)
-        if args.weights:
-            model.load_weights(args.weights)
-        lines = verify_onnx(model, args.onnx, args.tolerance)
-        print("\n".join(lines))
-        print(f"ok: {len(lines)} layers agree within {args.tolerance:g}")
-    except CfgError as exc:
-        return report_cfg_error(exc)
-    except (WeightsError, ExportError) as exc:
-        print(f"error: {exc}")
-        return 1
+    model = compile(args.cfg, dialect=args.dialect)
+    if args.weights:
+        model.load_weights(args.weights)
+    lines = verify_onnx(model, args.onnx, args.tolerance)
+    print("\n".join(lines))
+    print(f"ok: {len(lines)} layers agree within {args.tolerance:g}")
     return 0

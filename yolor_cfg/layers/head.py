@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 
 from ..options import Floats, Inert, Int, Ints, Float, Refused
-from .base import LayerKind, NodeError, Shape, register
+from .base import LayerKind, NodeError, register
 
 _YOLO_INERT = ("max", "show_details", "max_delta", "counters_per_class", "label_smooth_eps", "objectness_smooth",
                "iou_normalizer", "obj_normalizer", "cls_normalizer", "delta_normalizer", "iou_loss",

@@ -10,7 +10,6 @@ convolution (the YOLOR paper's equations 9 and 10).
 """
 from __future__ import annotations
 
-import torch
 
 from .base import PassResult, WeightedGraph, describe, only_consumer
 from .fold_bn import _conv_bias

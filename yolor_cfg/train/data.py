@@ -17,12 +17,13 @@ import numpy as np
 import torch
 import yaml
 
+from ..errors import YolorCfgError
 from .augment import augment_hsv, letterbox, mosaic, random_affine
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 
 
-class DataError(ValueError):
+class DataError(YolorCfgError, ValueError):
     """A data.yaml or dataset that cannot be used (says what is wrong)."""
 
 
