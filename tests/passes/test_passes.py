@@ -163,3 +163,13 @@ def test_fuse_is_pure_and_returns_new_model():
     assert fused is not model and len(model.graph.nodes) == n_nodes
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert type(fused).forward is type(model).forward
+
+
+def test_fold_implicit_declines_2d_maps(write_cfg):
+    body = ("[convolutional]\nfilters=8\nsize=1\nactivation=linear\n[implicit_add_2d]\nfilters=64\natoms=64\n"
+            "[route]\nlayers=0\n[shift_channels_2d]\nfrom=1\n[convolutional]\nfilters=4\nsize=1\nactivation=linear\n")
+    model = randomized(write_cfg(HEADER + body))
+    fused, result = run_pass(model, fold_implicit)
+    assert not result.changed and result.declined[0][0] == 3 and "2-D implicit map" in result.declined[0][1]
+    assert_same_outputs(model, fused, torch.rand(2, 3, 64, 64))
+

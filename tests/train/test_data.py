@@ -74,3 +74,11 @@ def test_augmentation_is_deterministic_and_labels_stay_valid(synth):
     images, targets, _, _ = collate([ds[i] for i in range(6)])
     assert images.shape == (6, 3, 64, 64) and targets.shape[1] == 6
     assert ((targets[:, 2:] >= 0) & (targets[:, 2:] <= 1)).all()
+
+
+def test_mixup_blends_two_mosaics(tmp_path):
+    index = build_index(DataConfig.load(build_synth(tmp_path, 8, 2, 64, 0)), "train")
+    hyp = {"mosaic": 1.0, "scale": 0.5, "translate": 0.1}
+    plain = DetectionDataset(index, 64, augment=True, hyp=hyp, seed=0)[0]
+    mixed = DetectionDataset(index, 64, augment=True, hyp=hyp | {"mixup": 1.0}, seed=0)[0]
+    assert len(mixed[1]) >= len(plain[1]) and not (mixed[0] == plain[0]).all()

@@ -113,7 +113,9 @@ class _ImplicitKind(LayerKind):
 
     def build(self, node, ctx):
         o = node.options
-        return Implicit(self._shape(node), self.mean, o["std"], o["model"], o.get("prior") or 0, o.get("atoms") or 0,
+        if self.two_d:
+            return Implicit(self._shape(node), self.mean, o["std"])
+        return Implicit(self._shape(node), self.mean, o["std"], o["model"], o["prior"] or 0, o["atoms"] or 0,
                         bool(o["nonneg"]), self._mask(node))
 
     def _tensors(self, node):

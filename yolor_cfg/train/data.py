@@ -277,6 +277,12 @@ class DetectionDataset(torch.utils.data.Dataset):
         if self.augment and rng.random() < hyp.get("mosaic", 0.0):
             img, labels = mosaic(lambda k: self.load(k)[:2], i, len(self), size, rng, hyp)
             shape0, ratio, pad = (size, size), (1.0, 1.0), (0, 0)
+            if rng.random() < hyp.get("mixup", 0.0):  # YOLOR's MixUp: blend with a second mosaic
+                other, other_labels = mosaic(lambda k: self.load(k)[:2], int(rng.integers(0, len(self))), len(self),
+                                             size, rng, hyp)
+                r = rng.beta(8.0, 8.0)
+                img = (img * r + other * (1 - r)).astype(np.uint8)
+                labels = np.concatenate((labels, other_labels), 0)
         else:
             img, labels, shape0 = self.load(i)
             h1, w1 = img.shape[:2]
