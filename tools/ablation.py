@@ -96,15 +96,19 @@ def write_cfgs() -> None:
         print(f"wrote cfg/ablation/{name}.cfg")
 
 
-def run(epochs: int, n_train: int, out: Path, seed: int) -> None:
+def run(epochs: int, n_train: int, out: Path, seed: int, only: list[str] | None = None) -> None:
     from yolor_cfg.graph import load_graph
     from yolor_cfg.summary import summarize
     from yolor_cfg.train.synth import ensure_synth
     from yolor_cfg.train.trainer import TrainOptions, Trainer
 
     data = ensure_synth(n_train=n_train, n_val=200)
+    previous = {r["variant"]: r for r in json.loads((out / "ablation.json").read_text())} if only else {}
     rows = []
     for name in VARIANTS:
+        if only and name not in only:
+            rows.append(previous[name])
+            continue
         cfg = ROOT / "cfg" / "ablation" / f"{name}.cfg"
         info = summarize(load_graph(cfg))
         opts = TrainOptions(cfg=str(cfg), data=str(data), epochs=epochs, batch=16, img=256, nominal_batch=16, workers=2,
@@ -157,11 +161,12 @@ def main() -> None:
     ap.add_argument("--n-train", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="runs/ablation")
+    ap.add_argument("--only", help="rerun only these variants (comma-separated), keeping the others' results")
     args = ap.parse_args()
     if args.write_cfgs:
         write_cfgs()
         return
-    run(args.epochs, args.n_train, Path(args.out), args.seed)
+    run(args.epochs, args.n_train, Path(args.out), args.seed, args.only.split(",") if args.only else None)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ DEFAULT_HYP = {
     "obj_pw": 1.0, "iou_t": 0.2, "anchor_t": 4.0, "fl_gamma": 0.0, "hsv_h": 0.015, "hsv_s": 0.7, "hsv_v": 0.4,
     "degrees": 0.0, "translate": 0.1, "scale": 0.5, "shear": 0.0, "perspective": 0.0, "flipud": 0.0,
     "fliplr": 0.5, "mosaic": 1.0, "mixup": 0.0,
-    "mlc": 1.0,  # gain of a [multilabel] head's BCE (joint detection and classification)
+    "mlc": 0.05,  # gain of a [multilabel] head's BCE (joint detection and classification)
 }
 
 

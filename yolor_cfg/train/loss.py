@@ -151,7 +151,7 @@ class MultiLabelLoss:
     (hyp) and the batch size, like the detection loss."""
 
     def __init__(self, hyp: dict):
-        self.gain = hyp.get("mlc", 1.0)
+        self.gain = hyp["mlc"]
         self.bce = nn.BCEWithLogitsLoss()
 
     def __call__(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
