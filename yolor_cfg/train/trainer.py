@@ -26,7 +26,7 @@ from ..backends.optimize import cpu_has_native_bf16
 from ..errors import YolorCfgError
 from ..eval.coco import coco_from_labels
 from ..eval.validate import run_validation
-from ..io.checkpoint import load_state_dict, read_torch_file, save_checkpoint
+from ..io.checkpoint import load_state_dict, model_from_checkpoint, read_torch_file, save_checkpoint
 from .data import DataConfig, DetectionDataset, build_index, collate
 from .hyp import load_hyp
 from .loss import MultiLabelLoss, YoloLoss
@@ -195,13 +195,7 @@ class Trainer:
     def _model(self):
         opt = self.opt
         if self.resume_ckpt is not None:
-            from ..frontend import parse_text
-            from ..graph import build_graph
-            from ..backends.torch_exec import CompiledModel
-
-            ck = self.resume_ckpt
-            model = CompiledModel(build_graph(parse_text(ck["cfg"], ck["cfg_path"]), tuple(ck["img_size"]), ck["dialect"]))
-            load_state_dict(model, ck["model_train"], "resume")
+            model = model_from_checkpoint(self.resume_ckpt, "model_train", "resume")
         else:
             model = compile_cfg(opt.cfg, img_size=opt.img)
             if opt.weights:
