@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from .backends.optimize import default_dtype, optimize
+from .export.onnx import max_error
 from .summary import summarize
 
 BACKENDS = ("eager", "fused", "fused-lowp", "compile", "onnxruntime")
@@ -76,10 +77,6 @@ def _decoded(out):
     return (out[0] if isinstance(out, tuple) else out).float().cpu()
 
 
-def _max_diff(ours: torch.Tensor, ref: torch.Tensor) -> float:
-    return float(((ours - ref).abs() / ref.abs().clamp(min=1.0)).max())
-
-
 def _time(fn, x, warmup: int, repeat: int, device) -> list[float]:
     for _ in range(warmup):
         fn(x)
@@ -130,7 +127,7 @@ def run_benchmark(model, img: int, batch: int = 1, device="cpu", backends=BACKEN
         setup = time.perf_counter() - t0
         with torch.inference_mode():
             times = _time(runner, x, warmup, repeat, device)
-            diff = _max_diff(_decoded(runner(x)), reference)
+            diff = max_error(_decoded(runner(x)).numpy(), reference.numpy())
         median = statistics.median(times)
         achieved = gflops / median
         roof = rooflines.get(dtype, rooflines[torch.float32])

@@ -7,6 +7,7 @@ import torch
 
 from ..api import compile
 from ..benchmark import BACKENDS, run_benchmark
+from .common import torch_device
 
 
 def add_parser(sub):
@@ -36,7 +37,7 @@ def run(args) -> int:
         index = build_index(data, "val")
         loader = torch.utils.data.DataLoader(DetectionDataset(index, args.img), batch_size=16, collate_fn=collate)
         names = data.names
-    device = "cpu" if args.device == "cpu" or not torch.cuda.is_available() else f"cuda:{args.device}"
+    device = torch_device(args.device)
     report = run_benchmark(model, args.img, args.batch, device, [b for b in args.backends.split(",") if b],
                            args.warmup, args.repeat, loader, names, log=(lambda *a: None) if args.json else print)
     if args.json:

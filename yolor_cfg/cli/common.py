@@ -30,3 +30,12 @@ def img_size(text: str):
 def report_cfg_error(exc: CfgError) -> int:
     print_diagnostics(exc.diagnostics, show_source=True)
     return 2
+
+
+def torch_device(spec: str) -> str:
+    """--device cpu | 0 | 0,1 -> a torch device string (the CPU when CUDA is absent)."""
+    import torch
+
+    if spec == "cpu" or not torch.cuda.is_available():
+        return "cpu"
+    return f"cuda:{spec.split(',')[0]}"

@@ -1,6 +1,8 @@
 """``yolor-cfg train``: train a cfg on a dataset (one CPU, one GPU, or torchrun for many)."""
 from __future__ import annotations
 
+import argparse
+
 from ..train.trainer import TrainOptions, Trainer
 
 
@@ -26,13 +28,7 @@ def add_parser(sub):
     p.add_argument("--sync-bn", action="store_true")
     p.add_argument("--no-amp", action="store_true")
     p.add_argument("--nbs", type=int, default=64, help="nominal batch size (gradient accumulation target)")
-    p.add_argument("--max-steps", type=int, help=argparse_suppress())
-
-
-def argparse_suppress():
-    import argparse
-
-    return argparse.SUPPRESS
+    p.add_argument("--max-steps", type=int, help=argparse.SUPPRESS)  # tests: stop like a kill
 
 
 def options_from_args(args) -> TrainOptions:

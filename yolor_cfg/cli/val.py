@@ -7,6 +7,7 @@ from ..api import compile
 from ..eval.coco import coco_from_labels
 from ..eval.validate import run_validation
 from ..train.data import DataConfig, DetectionDataset, build_index, collate
+from .common import torch_device
 
 
 def add_parser(sub):
@@ -33,7 +34,7 @@ def run(args) -> int:
     print(f"val: {index.summary()}")
     loader = torch.utils.data.DataLoader(DetectionDataset(index, args.img), batch_size=args.batch,
                                          num_workers=args.workers, collate_fn=collate)
-    device = "cpu" if args.device == "cpu" or not torch.cuda.is_available() else f"cuda:{args.device}"
+    device = torch_device(args.device)
     result = run_validation(model.to(device), loader, data.names, coco_from_labels(index.images, index.labels, data.names),
                             args.conf, args.iou, args.max_det, device=device, out_dir=args.out)
     print(f"mAP@0.5 {result.map50:.4f}  mAP@0.5:0.95 {result.map:.4f}  (saved in {args.out})")

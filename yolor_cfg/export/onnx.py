@@ -90,7 +90,7 @@ def _tap_layers(model, x) -> list[int]:
     return taps
 
 
-def _max_error(ours: np.ndarray, ref: np.ndarray) -> float:
+def max_error(ours: np.ndarray, ref: np.ndarray) -> float:
     """Max abs error, relative where values exceed 1 (boxes are in pixels)."""
     diff = np.abs(ours.astype(np.float64) - ref.astype(np.float64))
     return float((diff / np.maximum(np.abs(ref.astype(np.float64)), 1.0)).max()) if diff.size else 0.0
@@ -176,7 +176,7 @@ def export_onnx(model, out: str | Path, opts: ExportOptions | None = None) -> Ex
             ref = reference(xb)
         refs = [ref[0]] if isinstance(ref, tuple) and not opts.raw else (list(ref[1]) if isinstance(ref, tuple) else [ref])
         got = session.run(main_names, {"images": xb.to(dtype).numpy()})
-        err = max(_max_error(g.astype(np.float32), r.numpy()) for g, r in zip(got, refs))
+        err = max(max_error(g.astype(np.float32), r.numpy()) for g, r in zip(got, refs))
         parity.append((b, err))
     ops: dict[str, int] = {}
     for nd in proto.graph.node:
@@ -215,7 +215,7 @@ def verify_onnx(model, onnx_path: str | Path, tolerance: float = 1e-4, img_size=
     for name, value in sorted(zip(names, got), key=lambda kv: layer_outputs[kv[0]]):
         origin = layer_outputs[name]
         node = by_origin[origin]
-        err = _max_error(value.astype(np.float32), trace[index_of[origin]].numpy())
+        err = max_error(value.astype(np.float32), trace[index_of[origin]].numpy())
         lines.append(f"layer {origin} [{node.kind}] (line {node.loc.line}): max error {err:.3g}")
         if err > tolerance:
             raise ExportError("\n".join(lines) + f"\nfirst divergence: layer {origin} [{node.kind}] at "
