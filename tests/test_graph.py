@@ -124,7 +124,7 @@ def test_refused_option_value(write_cfg):
 
 def test_dialect_detection_and_override():
     yolor = load_graph(shared_path("reference-cfg", "yolor", "yolor_csp.cfg"))
-    assert yolor.dialect.name == "yolor" and "implicit" in yolor.dialect_reason
+    assert yolor.dialect.name == "yolor" and "silu" in yolor.dialect_reason
     darknet = load_graph(shared_path("reference-cfg", "darknet", "yolov4-tiny.cfg"))
     assert darknet.dialect.name == "darknet"
     assert load_graph(shared_path("reference-cfg", "darknet", "yolov4-tiny.cfg"), dialect="yolor").dialect.name == "yolor"
@@ -142,3 +142,31 @@ def test_inputs_are_absolute_and_shapes_inferred():
     assert g.nodes[8].inputs == [7, 3] and g.nodes[26].inputs == [25, 19] and g.nodes[19].inputs == []
     assert g.nodes[9].shape.as_list() == [128, 16, 16] and g.nodes[9].shape.stride == 8
     assert g.nodes[15].shape.c == 24 and g.nodes[33].shape.c == 48
+
+
+def test_unknown_net_keys_are_warnings_with_a_did_you_mean(write_cfg, capsys):
+    from yolor_cfg.cli import main
+
+    path = write_cfg("[net]\nwidth=64\nheight=64\nwidht=64\nmax_epochs=300\nseen=64000\n"
+                     "[convolutional]\nfilters=4\nsize=1\nactivation=leaky\n")
+    graph = load_graph(path)
+    messages = [(d.loc.line, d.message) for d in graph.warnings]
+    assert (4, "unknown key 'widht' in [net], ignored as Darknet ignores it; did you mean 'width'?") in messages
+    assert any(line == 5 and "'max_epochs'" in m for line, m in messages)
+    assert any(line == 6 and "'seen'" in m for line, m in messages)
+    assert main(["check", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "warning: unknown key 'widht' in [net]" in out and out.strip().endswith(": ok")
+
+
+def test_gaussian_yolo_is_refused_with_its_reason(write_cfg):
+    [(_, _, msg)] = errors_of(write_cfg, "[convolutional]\nfilters=8\nsize=1\n[Gaussian_yolo]\nclasses=1\n")
+    assert "[Gaussian_yolo] is a Darknet section that yolor-cfg does not support" in msg
+    assert "four variances" in msg
+
+
+def test_shortcut_between_different_sizes_says_why_it_is_refused(write_cfg):
+    body = ("[convolutional]\nfilters=8\nsize=1\n[convolutional]\nfilters=8\nsize=3\nstride=2\npad=1\n"
+            "[shortcut]\nfrom=-2\nactivation=linear\n")
+    [(_, _, msg)] = errors_of(write_cfg, body)
+    assert "pjreddie's Darknet adds such maps by strided sampling and AlexeyAB's by flat index" in msg

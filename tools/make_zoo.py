@@ -43,6 +43,8 @@ def main() -> None:
         source = parse_file(shared / "reference-cfg" / "yolor" / file)
         text = annotate(source, build_graph(source), f"{name}.cfg: {title}.",
                         ["Same network as the YOLOR reference cfg of this name."])
+        # the YOLOR repository means its own semantics even where no section or key says so
+        text = text.replace("[net]\n", "[net]\n# YOLOR's semantics (BN eps 1e-4, scaled-YOLOv4 decoding)\ndialect=yolor\n", 1)
         (ROOT / "cfg" / f"{name}.cfg").write_text(text)
         print(f"wrote cfg/{name}.cfg")
     for name, (file, title) in FROM_YAML.items():

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from . import layers  # noqa: F401  (registers every kind)
-from .dialects import DIALECTS, Dialect
+from .dialects import DialectChoice, Dialect, Evidence, conflict_message, conflicting_evidence, decide_dialect
 from .errors import CfgError, Diagnostic, DiagnosticSink, SourceLoc
 from .frontend import CfgSource, RawOption, Section, parse_file, parse_text
 from .layers.base import ALIASES, REGISTRY, UNSUPPORTED, Context, Node, NodeError, Shape, lookup
@@ -48,10 +48,17 @@ class Graph:
     path: str
     net: NetSpec
     nodes: list[Node]
-    dialect: Dialect
-    dialect_reason: str
+    dialect_choice: DialectChoice
     text: str = ""
     warnings: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def dialect(self) -> Dialect:
+        return self.dialect_choice.dialect
+
+    @property
+    def dialect_reason(self) -> str:
+        return self.dialect_choice.reason
 
     @property
     def heads(self) -> list[Node]:
@@ -74,10 +81,13 @@ def _did_you_mean(word: str, candidates) -> str:
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
-def _type_options(section: Section, schema: dict[str, Opt], sink: DiagnosticSink, what: str):
+def _type_options(section: Section, schema: dict[str, Opt], sink: DiagnosticSink, what: str,
+                  unknown_is_error: bool = True):
     """Typed values of a section's options (first occurrence wins, as in Darknet).
 
-    Returns (values, value locations, keys given, ok); ok is False when any option was reported."""
+    Unknown keys are errors, or warnings where Darknet ignores them (``unknown_is_error=False``: [net],
+    where other programs keep training keys of their own). Returns (values, value locations, keys
+    given, ok); ok is False when any option was reported as an error."""
     errors_before = sum(d.severity == "error" for d in sink.diagnostics)
     values: dict[str, Any] = {}
     locs: dict[str, SourceLoc] = {}
@@ -85,7 +95,11 @@ def _type_options(section: Section, schema: dict[str, Opt], sink: DiagnosticSink
     for opt in section.options:
         spec = schema.get(opt.key)
         if spec is None:
-            sink.error(opt.key_loc, f"unknown key '{opt.key}' in {what}{_did_you_mean(opt.key, schema)}")
+            hint = _did_you_mean(opt.key, schema)
+            if unknown_is_error:
+                sink.error(opt.key_loc, f"unknown key '{opt.key}' in {what}{hint}")
+            else:
+                sink.warning(opt.key_loc, f"unknown key '{opt.key}' in {what}, ignored as Darknet ignores it{hint}")
             continue
         if opt.key in first_seen:
             prev = first_seen[opt.key]
@@ -117,11 +131,27 @@ def _type_options(section: Section, schema: dict[str, Opt], sink: DiagnosticSink
     return values, locs, given, ok
 
 
-def detect_dialect(kinds: list[str]) -> tuple[Dialect, str]:
-    for k in kinds:
-        if REGISTRY[k].yolor_only:
-            return DIALECTS["yolor"], f"detected: [{k}] is a YOLOR section"
-    return DIALECTS["darknet"], "detected: no YOLOR-only section"
+def dialect_evidence(nodes: list[Node]) -> list[Evidence]:
+    """Every fact in the file that means a dialect, in file order (see LayerKind.dialect_evidence)."""
+    found = []
+    for node in nodes:
+        if not node.broken:
+            found += [Evidence(dialect, node.loc_of(key), what) for dialect, key, what in node.spec.dialect_evidence(node)]
+    return found
+
+
+def _choose_dialect(nodes: list[Node], user: str | None, net: str | None, sink: DiagnosticSink,
+                    net_loc: SourceLoc) -> DialectChoice:
+    evidence = dialect_evidence(nodes)
+    choice = decide_dialect(evidence, user, net)
+    conflict = conflicting_evidence(evidence)
+    if conflict and choice.detected:
+        sink.error(conflict[1].loc, conflict_message(*conflict))
+    elif choice.source == "default" and any(n.spec.is_head for n in nodes):
+        sink.warning(net_loc, "no dialect evidence in this file: Darknet semantics assumed (BN eps 1e-5, Darknet's "
+                              "box decoding); a cfg from the YOLOR repository means YOLOR's: set [net] dialect=yolor "
+                              "(or --dialect yolor), or load YOLOR .pt weights, which switch it")
+    return choice
 
 
 def build_graph(source: CfgSource, img_size: int | tuple[int, int] | None = None,
@@ -132,7 +162,7 @@ def build_graph(source: CfgSource, img_size: int | tuple[int, int] | None = None
     first = sections[0]
     if first.name not in ("net", "network"):
         raise CfgError([Diagnostic(first.loc, f"the first section must be [net], not [{first.name}]")])
-    net_opts, _, _, net_ok = _type_options(first, NET_OPTIONS, sink, "[net]")
+    net_opts, _, _, net_ok = _type_options(first, NET_OPTIONS, sink, "[net]", unknown_is_error=False)
 
     nodes: list[Node] = []
     for sec in sections[1:]:
@@ -140,8 +170,8 @@ def build_graph(source: CfgSource, img_size: int | tuple[int, int] | None = None
         kind = lookup(sec.name)
         if kind is None:
             if sec.name in UNSUPPORTED:
-                sink.error(sec.loc, f"[{sec.name}] ({UNSUPPORTED[sec.name]}) is a Darknet section that "
-                                    "yolor-cfg does not support")
+                sink.error(sec.loc, f"[{sec.name}] is a Darknet section that yolor-cfg does not support: "
+                                    f"{UNSUPPORTED[sec.name]}")
             else:
                 known = list(REGISTRY) + list(ALIASES) + ["net"]
                 sink.error(sec.loc, f"unknown section type [{sec.name}]{_did_you_mean(sec.name, known)}")
@@ -180,20 +210,14 @@ def build_graph(source: CfgSource, img_size: int | tuple[int, int] | None = None
             node.broken = True
         node.inputs = inputs
 
-    if dialect is None and net_opts.get("dialect"):
-        chosen, reason = DIALECTS[net_opts["dialect"]], "set in [net]"
-    elif dialect is None:
-        chosen, reason = detect_dialect([n.kind for n in nodes if not n.broken])
-    elif dialect in DIALECTS:
-        chosen, reason = DIALECTS[dialect], "chosen by the user"
-    else:
-        raise ValueError(f"unknown dialect {dialect!r}; choose one of {', '.join(DIALECTS)}")
-
+    choice = _choose_dialect(nodes, dialect, net_opts.get("dialect"), sink, first.loc)
     if not net_ok:
         sink.raise_if_errors()
     if net_opts.get("bn_eps") is not None:
-        chosen = dataclasses.replace(chosen, bn_eps=net_opts["bn_eps"])
-        reason += f"; bn_eps={net_opts['bn_eps']:g} from [net]"
+        choice = dataclasses.replace(
+            choice, dialect=dataclasses.replace(choice.dialect, bn_eps=net_opts["bn_eps"]),
+            reason=choice.reason + f"; bn_eps={net_opts['bn_eps']:g} from [net]")
+    chosen = choice.dialect
     height, width = net_opts["height"], net_opts["width"]
     if img_size is not None:
         height, width = (img_size, img_size) if isinstance(img_size, int) else img_size
@@ -205,7 +229,7 @@ def build_graph(source: CfgSource, img_size: int | tuple[int, int] | None = None
     net = NetSpec(width, height, channels, net_opts, net_loc)
     if not nodes:
         sink.error(net_loc, "the cfg has no layers after [net]")
-    graph = Graph(source.path, net, nodes, chosen, reason, source.text)
+    graph = Graph(source.path, net, nodes, choice, source.text)
     ctx = graph.context()
     input_shape = Shape(channels, height, width, 1)
 
@@ -234,6 +258,13 @@ def build_graph(source: CfgSource, img_size: int | tuple[int, int] | None = None
     graph.warnings = sink.warnings
     sink.raise_if_errors()
     return graph
+
+
+def with_dialect(graph: Graph, choice: DialectChoice) -> Graph:
+    """The same cfg built again under ``choice`` (e.g. a detected dialect that loaded weights switched)."""
+    rebuilt = build_graph(parse_text(graph.text, graph.path), (graph.net.height, graph.net.width), choice.dialect.name)
+    rebuilt.dialect_choice = dataclasses.replace(choice, dialect=rebuilt.dialect)
+    return rebuilt
 
 
 def load_graph(cfg: str | Path, img_size=None, dialect: str | None = None) -> Graph:

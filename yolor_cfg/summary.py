@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from .graph import Graph
 
+SHOWN_EVIDENCE = 5  # evidence lines in the text table
+
 
 def layer_rows(graph: Graph) -> list[dict]:
     rows = []
@@ -20,6 +22,9 @@ def summarize(graph: Graph) -> dict:
     rows = layer_rows(graph)
     return {
         "path": graph.path, "dialect": graph.dialect.name, "dialect_reason": graph.dialect_reason,
+        "dialect_source": graph.dialect_choice.source,
+        "dialect_evidence": [{"dialect": e.dialect, "line": e.loc.line, "what": e.what}
+                             for e in graph.dialect_choice.evidence],
         "input": [graph.net.channels, graph.net.height, graph.net.width],
         "params": sum(r["params"] for r in rows), "gflops": sum(r["gflops"] for r in rows),
         "heads": [{"index": n.index, "stride": n.in_shapes[0].stride, "anchors": n.options["anchor_pairs"],
@@ -51,4 +56,8 @@ def format_table(graph: Graph, info: dict) -> str:
         lines.append(f"head: layer {head['index']} stride {head['stride']:g}, {head['classes']} classes, anchors "
                      + " ".join(f"{w:g},{h:g}" for w, h in head["anchors"]))
     lines.append(f"dialect: {info['dialect']} ({info['dialect_reason']})")
+    evidence = graph.dialect_choice.evidence
+    lines += [f"  evidence: {e}" for e in evidence[:SHOWN_EVIDENCE]]
+    if len(evidence) > SHOWN_EVIDENCE:
+        lines.append(f"  evidence: ... {len(evidence) - SHOWN_EVIDENCE} more (info --json lists all)")
     return "\n".join(lines)

@@ -180,7 +180,7 @@ def yaml_to_cfg(yaml_path: str | Path, img_size: int | None = None) -> str:
               f"# nc={nc}, depth_multiple={gd}, width_multiple={gw}; each section is commented with its cfg",
               "# layer index and the YAML row it comes from; the key map at the end loads paper-branch weights.",
               "[net]", "batch=64", "subdivisions=1", f"width={size}", f"height={size}", "channels=3",
-              "# the paper branch's BatchNorm layers use eps 1e-3", "bn_eps=0.001", ""]
+              "# YOLOR's semantics, and the paper branch's BatchNorm eps 1e-3", "dialect=yolor", "bn_eps=0.001", ""]
     row_out: list[int] = []
     for i, (f, n, m, args) in enumerate(rows):
         refs = f if isinstance(f, list) else [f]

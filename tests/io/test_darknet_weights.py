@@ -1,4 +1,5 @@
 """Darknet .weights: exact against OpenCV's Darknet importer, lossless round trips, strict sizes."""
+import re
 from pathlib import Path
 
 import numpy as np
@@ -110,25 +111,53 @@ def tiny_weights(tmp_path_factory):
     return cfg, path
 
 
-def test_truncation_is_an_error_naming_the_layer(tmp_path, tiny_weights):
-    cfg, path = tiny_weights
-    data = path.read_bytes()
+def test_a_cut_at_any_byte_names_the_layer(tmp_path):
+    """A real-size file (yolov4-tiny, 24 MB) cut at 20 random offsets, aligned to a float or not."""
+    model = yolor_cfg.compile(cfg_path("yolov4-tiny"), img_size=416)
+    whole = tmp_path / "whole.weights"
+    save_darknet_weights(model, whole)
+    data = whole.read_bytes()
     rng = np.random.default_rng(0)
-    offsets = sorted(rng.integers(20, len(data) - 1, size=20))
-    model = yolor_cfg.compile(cfg, img_size=128)
+    offsets = [int(o) for o in rng.integers(20, len(data) - 1, size=20)]
+    offsets = [o - o % 4 + i % 4 for i, o in enumerate(offsets)]  # cuts between floats and 1-3 bytes into one
+    cut = tmp_path / "cut.weights"
     for offset in offsets:
-        offset -= offset % 4  # a whole number of floats: the error must be about the layer, not alignment
-        cut = tmp_path / "cut.weights"
         cut.write_bytes(data[:offset])
-        with pytest.raises(WeightsError, match=r"ends inside layer \d+ \[convolutional\] \(cfg line \d+\): "
-                                               r"it needs [\d,]+ floats, [\d,]+ are left"):
+        with pytest.raises(WeightsError, match=r"ends inside layer \d+ \[\w+\] \(cfg line \d+\): "
+                                               r"it needs [\d,]+ floats, [\d,]+ are left") as info:
             model.load_weights(cut)
-    cut.write_bytes(data[:1001])
-    with pytest.raises(WeightsError, match="whole number of floats"):
-        model.load_weights(cut)
+        assert ("stray bytes" in str(info.value)) == bool(offset % 4)
     cut.write_bytes(data[:10])
-    with pytest.raises(WeightsError, match="too short"):
+    with pytest.raises(WeightsError, match=r"ends inside the .weights header .*before layer 0 \[convolutional\]"):
         model.load_weights(cut)
+    cut.write_bytes(data + b"\x01\x02")
+    with pytest.raises(WeightsError, match=r"2 stray bytes after the last float of layer 36 \[convolutional\] \(cfg line 270\)"):
+        model.load_weights(cut)
+
+
+@pytest.mark.parametrize("content, looks_like", [
+    (b"<!DOCTYPE html><html><body>404 Not Found</body></html>\n", "an HTML page"),
+    (b"yolov4-tiny weights: download from the release page\n" * 3, "a text file (it starts with 'yolov4-tiny"),
+    (b"\x1f\x8b\x08\x00" + bytes(40), "a gzip archive"),
+    (b"\xff\xff\xff\xff" + bytes(40), "binary data whose header is no Darknet version (-1.0.0)"),
+])
+def test_a_file_that_is_not_weights_says_what_it_is(tmp_path, tiny_weights, content, looks_like):
+    cfg, _ = tiny_weights
+    path = tmp_path / "model.weights"
+    path.write_bytes(content)
+    with pytest.raises(WeightsError, match="not a Darknet .weights file: this is " + re.escape(looks_like)):
+        load_darknet_weights(yolor_cfg.compile(cfg, img_size=128), path)
+
+
+def test_a_pt_file_named_weights_is_recognised(tmp_path, tiny_weights):
+    cfg, _ = tiny_weights
+    model = yolor_cfg.compile(cfg, img_size=128)
+    renamed = tmp_path / "model.weights"
+    model.save_weights(tmp_path / "model.pt")
+    (tmp_path / "model.pt").rename(renamed)
+    with pytest.raises(WeightsError, match="this is a zip archive: a PyTorch .pt checkpoint"):
+        load_darknet_weights(model, renamed)
+    model.load_weights(renamed)  # by content, the general loader reads it as the checkpoint it is
 
 
 def test_extra_bytes_are_an_error(tmp_path, tiny_weights):

@@ -43,6 +43,24 @@ class CompiledModel(nn.Module):
         self.graph = graph
         ctx = graph.context()
         self.module_list = nn.ModuleList([node.spec.build(node, ctx) for node in graph.nodes])
+        self._index_graph(graph)
+
+    def replace_graph(self, graph: Graph, module_list: nn.ModuleList | None = None) -> tuple[Graph, nn.ModuleList]:
+        """Swap in ``graph`` (same layers, e.g. another dialect) with new modules, or with ``module_list``
+        (to restore an earlier pair); keeps device, dtype and train/eval. Returns the previous pair."""
+        previous = (self.graph, self.module_list)
+        if module_list is None:
+            ref = next(iter(self.parameters()), None)
+            ctx = graph.context()
+            module_list = nn.ModuleList([node.spec.build(node, ctx) for node in graph.nodes])
+            if ref is not None:
+                module_list.to(device=ref.device, dtype=ref.dtype)
+            module_list.train(self.training)
+        self.graph, self.module_list = graph, module_list
+        self._index_graph(graph)
+        return previous
+
+    def _index_graph(self, graph: Graph) -> None:
         self._inputs = [tuple(node.inputs) for node in graph.nodes]
         self._is_head = [node.spec.is_head for node in graph.nodes]
         self._is_aux = [node.spec.aux_output is not None for node in graph.nodes]

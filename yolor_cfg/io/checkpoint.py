@@ -1,6 +1,7 @@
 """PyTorch checkpoints: YOLOR's and ours. Always loaded with ``weights_only=True``."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import pickle
 import re
@@ -9,7 +10,8 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from ..errors import WeightsError
+from ..dialects import DialectConflict, Evidence, weights_dialect_change
+from ..errors import SourceLoc, WeightsError
 
 if TYPE_CHECKING:
     from ..backends.torch_exec import CompiledModel
@@ -116,14 +118,56 @@ def is_torch_file(path: str | Path) -> bool:
     return magic == b"PK\x03\x04" or magic[:1] == b"\x80"
 
 
+def torch_weights_evidence(obj, state_dict: dict, path: str | Path) -> Evidence | None:
+    """What a PyTorch weight file says about the dialect: ours records it; YOLOR's key names mean yolor."""
+    where = SourceLoc(str(path), 0, 0)
+    if isinstance(obj, dict) and obj.get("format") == FORMAT:
+        return Evidence(obj["dialect"], where, f"a yolor-cfg checkpoint compiled with the {obj['dialect']} dialect")
+    if any(_LAYER_KEY.match(k) for k in _strip_wrappers(state_dict)):
+        return Evidence("yolor", where, "YOLOR PyTorch weights (module_list.N.* keys)")
+    if any(_PAPER_KEY.match(k) for k in state_dict):
+        return Evidence("yolor", where, "YOLOR paper-branch weights (model.N.* keys)")
+    return None
+
+
+def load_with_dialect(model: CompiledModel, evidence: Evidence | None, load):
+    """Run ``load()`` after letting the weights' dialect evidence act on ``model``: a detected dialect
+    that the weights contradict switches (the model is rebuilt, and restored if loading fails); a
+    dialect the file's own evidence decided is a WeightsError naming both pieces of evidence."""
+    if evidence is None:
+        return load()
+    try:
+        change = weights_dialect_change(model.graph.dialect_choice, evidence)
+    except DialectConflict as exc:
+        raise WeightsError(str(exc)) from None
+    if change is None:
+        return load()
+    if change.dialect.name == model.graph.dialect.name:  # the assumed dialect, now with evidence
+        model.graph.dialect_choice = dataclasses.replace(change, dialect=model.graph.dialect)
+        return load()
+    from ..graph import with_dialect
+
+    previous = model.replace_graph(with_dialect(model.graph, change))
+    try:
+        return load()
+    except BaseException:
+        model.replace_graph(*previous)
+        raise
+
+
 def load_weights_into(model: CompiledModel, path: str | Path, key: str | None = None, partial: bool | int = False):
-    """Load any supported weight file into ``model``: our or YOLOR's .pt, or Darknet .weights."""
+    """Load any supported weight file into ``model``: our or YOLOR's .pt, or Darknet .weights.
+
+    The file's format is dialect evidence too (see ``load_with_dialect``)."""
     if not is_torch_file(path):
         from .darknet_weights import load_darknet_weights
 
-        return load_darknet_weights(model, path, partial=partial)
+        evidence = Evidence("darknet", SourceLoc(str(path), 0, 0), "a Darknet .weights file")
+        return load_with_dialect(model, evidence, lambda: load_darknet_weights(model, path, partial=partial))
     obj = read_torch_file(path)
-    return load_state_dict(model, extract_state_dict(obj, str(path), key), str(path))
+    state_dict = extract_state_dict(obj, str(path), key)
+    evidence = torch_weights_evidence(obj, state_dict, path)
+    return load_with_dialect(model, evidence, lambda: load_state_dict(model, state_dict, str(path)))
 
 
 def save_checkpoint(model: CompiledModel, path: str | Path, names: list[str] | None = None, **extra) -> None:

@@ -55,16 +55,57 @@ class LoadReport:
         return text
 
 
-def read_header(data: bytes, path: str) -> tuple[DarknetHeader, int]:
+# Largest version number a real header carries (Darknet's transposed-weights flag is > 1000).
+_MAX_VERSION = 1 << 20
+_HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<?xml")
+
+
+def describe_foreign_file(data: bytes) -> str | None:
+    """What a file that cannot be Darknet ``.weights`` is (a checkpoint, an archive, an HTML page,
+    text), or None when it may be one."""
+    head = data[:4096]
+    if head[:4] == b"PK\x03\x04":
+        return ("a zip archive: a PyTorch .pt checkpoint (give it as it is: model.load_weights() and --weights "
+                "pick the format from the content) or a zipped download to unpack")
+    if head[:1] == b"\x80":
+        return "a pickle: a legacy PyTorch .pt checkpoint (model.load_weights() and --weights read it as one)"
+    if head[:2] == b"\x1f\x8b":
+        return "a gzip archive: unpack it first"
+    if head.lstrip().lower().startswith(_HTML_STARTS):
+        return "an HTML page (a download that saved an error or sign-in page instead of the weights?)"
+    text = head.decode("utf-8", errors="replace")
+    printable = sum(ch.isprintable() or ch in "\r\n\t" for ch in text)
+    if head and printable >= 0.95 * len(text):
+        first = text.strip().splitlines()[0][:60] if text.strip() else ""
+        return f"a text file (it starts with {first!r})"
+    if len(data) >= 12:
+        version = struct.unpack_from("<iii", data)
+        if any(v < 0 or v > _MAX_VERSION for v in version):
+            return f"binary data whose header is no Darknet version ({'.'.join(map(str, version))})"
+    return None
+
+
+def read_header(data: bytes, path: str, first_layer: str = "") -> tuple[DarknetHeader, int]:
+    """The header and its size in bytes; ``first_layer`` names the layer a cut-off header stops before."""
+    foreign = describe_foreign_file(data)
+    if foreign:
+        raise WeightsError(f"{path}: not a Darknet .weights file: this is {foreign}")
+    before = f", before {first_layer}" if first_layer else ""
     if len(data) < 16:
-        raise WeightsError(f"{path}: {len(data)} bytes is too short for a Darknet .weights header (16 or 20 bytes)")
+        raise WeightsError(f"{path}: the file ends inside the .weights header ({len(data)} bytes of 16 or 20"
+                           f"{before}): it was cut off")
     major, minor, revision = struct.unpack_from("<iii", data)
     probe = DarknetHeader(major, minor, revision)
     if probe.seen_is_64bit:
         if len(data) < 20:
-            raise WeightsError(f"{path}: header of version {major}.{minor}.{revision} needs 20 bytes, file has {len(data)}")
+            raise WeightsError(f"{path}: the file ends inside the .weights header (version {major}.{minor}."
+                               f"{revision} needs 20 bytes, the file has {len(data)}{before}): it was cut off")
         return DarknetHeader(major, minor, revision, struct.unpack_from("<q", data, 12)[0]), 20
     return DarknetHeader(major, minor, revision, struct.unpack_from("<I", data, 12)[0]), 16
+
+
+def _layer_name(node) -> str:
+    return f"layer {node.index} [{node.kind}] (cfg line {node.loc.line})"
 
 
 def _class_dependent_start(model: CompiledModel) -> int:
@@ -81,11 +122,12 @@ def load_darknet_weights(model: CompiledModel, path: str | Path, partial: bool |
     hold), partial=N the first N layers; the file may hold more, and may end at a layer boundary
     before the cut-off."""
     data = Path(path).read_bytes()
-    header, offset = read_header(data, str(path))
-    if (len(data) - offset) % 4:
-        raise WeightsError(f"{path}: {len(data) - offset} bytes after the header is not a whole number of floats")
-    floats = np.frombuffer(data, dtype="<f4", offset=offset)
     nodes = model.graph.nodes
+    first = next((n for n in nodes if n.spec.darknet_layout(n)), None)
+    header, offset = read_header(data, str(path), _layer_name(first) if first else "")
+    stray = (len(data) - offset) % 4  # bytes of a float cut in half
+    cut = f" and {stray} stray bytes (the file was cut off inside a float)" if stray else ""
+    floats = np.frombuffer(data, dtype="<f4", count=(len(data) - offset) // 4, offset=offset)
     cutoff = len(nodes) if partial is False else _class_dependent_start(model) if partial is True else int(partial)
     state = model.state_dict()
     pos, loaded, stopped = 0, 0, None
@@ -97,13 +139,14 @@ def load_darknet_weights(model: CompiledModel, path: str | Path, partial: bool |
             continue
         have = len(floats) - pos
         if have < need:
-            if partial is not False and have == 0:
+            if partial is not False and have == 0 and not stray:
                 stopped = node.index
                 break
             raise WeightsError(
-                f"{path}: the file ends inside layer {node.index} [{node.kind}] (cfg line {node.loc.line}): "
-                f"it needs {need:,} floats, {have:,} are left"
-                + ("" if partial is not False else " (use partial=True / --partial to load a backbone on purpose)"))
+                f"{path}: the file ends inside {_layer_name(node)}: it needs {need:,} floats, {have:,} are "
+                f"left{cut}"
+                + ("" if partial is not False or stray else
+                   " (use partial=True / --partial to load a backbone on purpose)"))
         for attr, shape in layout:
             n = math.prod(shape)
             values = torch.from_numpy(floats[pos:pos + n].copy())
@@ -114,6 +157,10 @@ def load_darknet_weights(model: CompiledModel, path: str | Path, partial: bool |
                 target.copy_(values.view(shape).to(target.dtype))
             pos += n
         loaded += 1
+    if stray and pos == len(floats):
+        last = next((n for n in reversed(nodes[:cutoff]) if n.spec.darknet_layout(n)), None)
+        raise WeightsError(f"{path}: {stray} stray bytes after the last float of "
+                           f"{_layer_name(last) if last else 'the header'}: not a whole float; the file is damaged")
     if partial is False and pos != len(floats):
         raise WeightsError(f"{path}: {len(floats) - pos:,} floats are left after the last layer "
                            f"(expected {pos:,} floats for {model.graph.path}, the file has {len(floats):,}); "

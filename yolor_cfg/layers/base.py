@@ -91,6 +91,7 @@ class LayerKind:
     aliases: ClassVar[tuple[str, ...]] = ()
     options: ClassVar[dict[str, Opt]] = {}
     yolor_only: ClassVar[bool] = False  # its presence selects the yolor dialect
+    yolor_builds: ClassVar[bool] = True  # YOLOR's code builds it (False: its presence means darknet)
     is_head: ClassVar[bool] = False  # a detection head: its outputs are the model's outputs
     aux_output: ClassVar[str | None] = None  # an extra model output (e.g. 'multilabel' class logits)
     # pass hooks
@@ -113,6 +114,21 @@ class LayerKind:
     def sequential(self, node: Node) -> bool:
         """Whether the previous layer is the first input (besides input_refs)."""
         return True
+
+    def dialect_evidence(self, node: Node) -> list[tuple[str, str | None, str]]:
+        """What the section says about the dialect: (dialect, option key or None, why) per fact.
+
+        The default: a YOLOR-only section means yolor; a section YOLOR's code does not build, or a
+        Darknet key that YOLOR's parser rejects, means darknet."""
+        from ..dialects import YOLOR_PARSER_KEYS
+
+        if self.yolor_only:
+            return [("yolor", None, f"[{node.kind}] is a YOLOR-only section")]
+        if not self.yolor_builds:
+            return [("darknet", None, f"[{node.kind}] is a Darknet section that YOLOR's code does not build")]
+        keys = sorted((k for k in node.given if k not in YOLOR_PARSER_KEYS), key=lambda k: node.loc_of(k).line)
+        return [("darknet", k, f"{k}= in [{node.kind}] is a Darknet key that YOLOR's cfg parser rejects")
+                for k in keys]
 
     def validate(self, node: Node, ctx: Context) -> None:
         """Option checks that need no shapes; raise NodeError."""
@@ -147,7 +163,9 @@ ALIASES: dict[str, str] = {}
 UNSUPPORTED: dict[str, str] = {
     "local": "locally connected layer", "crnn": "convolutional RNN", "rnn": "recurrent layer",
     "gru": "GRU", "lstm": "LSTM", "conv_lstm": "convolutional LSTM", "history": "history layer",
-    "crop": "crop layer", "detection": "YOLOv1 detection layer", "Gaussian_yolo": "Gaussian YOLOv3 head",
+    "detection": "YOLOv1 detection layer", "Gaussian_yolo": "Gaussian YOLOv3's head; each of its boxes carries four variances that change its "
+                     "score, and the detection pipeline (NMS, COCO evaluation, the ONNX output layout) has no place "
+                     "for them",
     "contrastive": "contrastive loss layer", "normalization": "local response normalisation",
     "lrn": "local response normalisation", "reorg3d": "reorg3d layer",
     "implicit": "Darknet's [implicit] layer (use YOLOR's [implicit_add]/[implicit_mul])",

@@ -5,6 +5,7 @@ import torch
 import torch.nn as nn
 
 from ..backends.activations import ACTIVATIONS, make_activation
+from ..dialects import YOLOR_ACTIVATIONS
 from ..options import Choice, Inert, Int, Refused
 from .base import Context, LayerKind, Node, NodeError, Shape, register
 
@@ -48,6 +49,17 @@ class Convolutional(LayerKind):
                                                        "stretch", "stretch_sway", "coordconv", "cbn", "flipped")},
         "share_index": Refused(-1000000000, reason="weight sharing between layers is not supported"),
     }
+
+    def dialect_evidence(self, node: Node):
+        found = super().dialect_evidence(node)
+        act = node.options["activation"]
+        if act == "silu":
+            found.append(("yolor", "activation", "activation=silu is YOLOR's spelling (Darknet knows this "
+                                                 "function only as swish)"))
+        elif act not in YOLOR_ACTIVATIONS:
+            found.append(("darknet", "activation", f"activation={act} is a Darknet activation that YOLOR's "
+                                                   "code does not build"))
+        return found
 
     def validate(self, node: Node, ctx: Context) -> None:
         o = node.options
@@ -111,6 +123,7 @@ class ConnectedBlock(nn.Module):
 
 @register
 class Connected(LayerKind):
+    yolor_builds = False
     name = "connected"
     aliases = ("conn",)
     summary = "fully connected layer over the flattened input"
@@ -152,6 +165,7 @@ class BatchNormBlock(nn.Module):
 
 @register
 class BatchNorm(LayerKind):
+    yolor_builds = False
     name = "batchnorm"
     summary = "standalone batch normalisation (scale and shift per channel)"
     passes_channels = True
@@ -178,6 +192,7 @@ class ActivationBlock(nn.Module):
 
 @register
 class Activation(LayerKind):
+    yolor_builds = False
     name = "activation"
     summary = "element-wise activation"
     passes_channels = True

@@ -150,6 +150,7 @@ class Yolo(LayerKind):
 
 @register
 class Region(LayerKind):
+    yolor_builds = False
     name = "region"
     is_head = True
     summary = "YOLOv2 detection head (anchors in grid cells)"

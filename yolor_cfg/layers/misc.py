@@ -41,6 +41,7 @@ class DropoutKind(LayerKind):
 
 @register
 class Cost(LayerKind):
+    yolor_builds = False
     name = "cost"
     summary = "training cost of a classifier; identity at inference"
     inference_identity = True
@@ -61,6 +62,7 @@ class Softmax(nn.Module):
 
 @register
 class SoftmaxKind(LayerKind):
+    yolor_builds = False
     name = "softmax"
     aliases = ("soft",)
     summary = "softmax over the flattened input (per group)"

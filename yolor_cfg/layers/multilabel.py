@@ -38,6 +38,9 @@ class MultiLabel(LayerKind):
                "implicit": Choice("none", choices=("none", "add", "mul", "both")),
                "std": Float(0.02, min=0)}
 
+    def dialect_evidence(self, node):
+        return []  # a yolor-cfg extension: it says nothing about either dialect
+
     def sequential(self, node):
         return False
 

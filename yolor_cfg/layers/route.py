@@ -10,13 +10,13 @@ from .base import LayerKind, NodeError, Shape, register
 from .conv import ACTIVATION_NAMES
 
 
-def _same_size(node, shapes, what="inputs"):
+def _same_size(node, shapes, what="inputs", why=""):
     first = shapes[0]
     for i, s in zip(node.inputs[1:], shapes[1:]):
         if (s.h, s.w) != (first.h, first.w):
             src = node.inputs[0]
             raise NodeError(f"{what} have different sizes: layer {src} is {first.h}x{first.w}, layer {i} is "
-                            f"{s.h}x{s.w} (the input size must be a multiple of every stride the network uses)")
+                            f"{s.h}x{s.w} ({why or 'the input size must be a multiple of every stride the network uses'})")
 
 
 class Concat(nn.Module):
@@ -174,7 +174,10 @@ class Shortcut(LayerKind):
         return [(i, "from") for i in node.options["from"]]
 
     def infer(self, node, in_shapes, ctx):
-        _same_size(node, in_shapes, "shortcut inputs")
+        _same_size(node, in_shapes, "shortcut inputs",
+                   "not built: pjreddie's Darknet adds such maps by strided sampling and AlexeyAB's by flat "
+                   "index, so there is no one meaning to follow; make both inputs the same size, or check the "
+                   "input size is a multiple of every stride")
         if ctx.dialect.name == "yolor":
             for i, s in zip(node.inputs[1:], in_shapes[1:]):
                 if s.c != in_shapes[0].c:
