@@ -1,4 +1,6 @@
 """Semantic errors: each at the right line:col with a useful message; all errors collected."""
+from pathlib import Path
+
 import pytest
 
 from yolor_cfg.errors import CfgError
@@ -170,3 +172,19 @@ def test_shortcut_between_different_sizes_says_why_it_is_refused(write_cfg):
             "[shortcut]\nfrom=-2\nactivation=linear\n")
     [(_, _, msg)] = errors_of(write_cfg, body)
     assert "pjreddie's Darknet adds such maps by strided sampling and AlexeyAB's by flat index" in msg
+
+
+@pytest.mark.parametrize("cfg", sorted((Path(__file__).parent / "data" / "darknet").glob("*.cfg")), ids=lambda p: p.name)
+def test_darknet_corpus_compiles_with_darknet_semantics_and_runs(cfg):
+    """Darknet's own cfgs (writing.cfg and strided.cfg carry [crop] and [net] keys Darknet ignores)."""
+    import torch
+
+    import yolor_cfg
+
+    model = yolor_cfg.compile(cfg).eval()
+    assert model.graph.dialect.name == "darknet" and model.graph.dialect_choice.source == "evidence"
+    net = model.graph.net
+    with torch.no_grad():
+        out = model(torch.rand(1, net.channels, net.height, net.width))
+    out = out[0] if isinstance(out, tuple) else out
+    assert torch.isfinite(out).all()
