@@ -45,5 +45,8 @@ def run(args) -> int:
         print("error: --cfg is required (unless --resume)")
         return 2
     result = Trainer(options_from_args(args)).train()
-    print(f"done: {result['save_dir']} (best {result['best']})")
+    if "stopped_at_step" in result:
+        print(f"stopped after {result['stopped_at_step']} optimizer steps (--max-steps): {result['save_dir']}")
+    else:
+        print(f"done: {result['save_dir']} (best {result['best']})")
     return 0

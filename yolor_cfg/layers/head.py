@@ -35,6 +35,9 @@ class DetectHead(nn.Module):
         self.stride = stride  # (sy, sx) in input pixels
         self.decoding, self.scale_x_y, self.class_softmax = decoding, scale_x_y, class_softmax
         self.register_buffer("anchors", torch.tensor(anchors, dtype=torch.float32), persistent=False)  # na x 2
+        # (x, y) pixels per cell, kept on the model's device: a host tensor made in forward would be a
+        # host-to-device copy per call, which CUDA graph capture forbids
+        self.register_buffer("stride_xy", torch.tensor([stride[1], stride[0]], dtype=torch.float32), persistent=False)
 
     def forward(self, p):
         bs, _, ny, nx = p.shape
@@ -47,7 +50,7 @@ class DetectHead(nn.Module):
         ny, nx = p.shape[2], p.shape[3]
         anchors = self.anchors.view(1, -1, 1, 1, 2).to(p.dtype)
         grid = _grid(ny, nx, p)
-        stride = p.new_tensor([self.stride[1], self.stride[0]])
+        stride = self.stride_xy.to(p.dtype)
         if self.decoding == "yolor":  # scaled-YOLOv4: xy = (2s - 0.5 + grid) * stride, wh = (2s)^2 * anchor
             s = p.sigmoid()
             xy = (s[..., :2] * 2.0 - 0.5 + grid) * stride
