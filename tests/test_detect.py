@@ -78,8 +78,8 @@ def test_detect_with_onnx_equals_pytorch(tmp_path, images):
                  "--out", str(tmp_path / "pt")]) == 0
     assert main(["detect", "--onnx", str(onnx_path), "--source", str(images / "*.png"), "--conf", "0.2",
                  "--out", str(tmp_path / "onnx")]) == 0
-    a = json.loads((tmp_path / "pt" / "detections.json").read_text())
-    b = json.loads((tmp_path / "onnx" / "detections.json").read_text())
+    a = json.loads((tmp_path / "pt" / "detections.json").read_text())["detections"]
+    b = json.loads((tmp_path / "onnx" / "detections.json").read_text())["detections"]
     assert a.keys() == b.keys() and sum(len(v) for v in a.values()) > 0
     for key in a:  # equal scores may come in either order: match each box to its nearest twin
         assert len(a[key]) == len(b[key])

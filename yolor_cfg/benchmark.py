@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from .backends.optimize import default_dtype, optimize
+from .checks import MAX_BATCH, UsageError, img_size, int_in
 from .export.onnx import max_error
 from .summary import summarize
 
@@ -92,6 +93,13 @@ def _time(fn, x, warmup: int, repeat: int, device) -> list[float]:
 
 def run_benchmark(model, img: int, batch: int = 1, device="cpu", backends=BACKENDS, warmup: int = 2, repeat: int = 10,
                   guard_loader=None, guard_names=None, log=print) -> dict:
+    int_in(batch, "benchmark batch", 1, MAX_BATCH)
+    int_in(repeat, "repeat", 1, 100_000)
+    int_in(warmup, "warmup", 0, 10_000)
+    img_size(img, "benchmark image size")
+    unknown = [b for b in backends if ALIASES.get(b, b) not in BACKENDS]
+    if unknown:
+        raise UsageError(f"unknown backend {', '.join(unknown)}; choose from {', '.join(BACKENDS + tuple(ALIASES))}")
     device = torch.device(device)
     model = model.eval().to(device)
     gflops = summarize(model.graph)["gflops"] * (img / model.graph.net.height) * (img / model.graph.net.width) * batch

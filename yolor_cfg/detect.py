@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import torch
 
+from .checks import UsageError, existing_file, int_in, output_dir, probability
 from .eval.nms import non_max_suppression, scale_boxes
 from .train.augment import letterbox
 from .train.data import IMAGE_SUFFIXES
@@ -37,6 +38,30 @@ class Detections(list):
         self.class_scores = class_scores or {}
 
 
+def open_onnx_session(path):
+    """An onnxruntime session for a file that must be an ONNX model (else UsageError saying so)."""
+    import onnxruntime as ort
+
+    existing_file(path, "ONNX model")
+    try:
+        return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except (ort.capi.onnxruntime_pybind11_state.InvalidProtobuf, ort.capi.onnxruntime_pybind11_state.Fail,
+            ort.capi.onnxruntime_pybind11_state.InvalidGraph) as exc:
+        raise UsageError(f"{path}: not a readable ONNX model ({str(exc).splitlines()[0][:200]})") from None
+
+
+def load_onnx_proto(path):
+    """An ONNX model's protobuf, for a file that must be one (else UsageError saying so)."""
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    existing_file(path, "ONNX model")
+    try:
+        return onnx.load(str(path))
+    except (DecodeError, onnx.onnx_cpp2py_export.checker.ValidationError, UnicodeDecodeError, ValueError) as exc:
+        raise UsageError(f"{path}: not a readable ONNX model ({type(exc).__name__}: {str(exc)[:200]})") from None
+
+
 class Predictor:
     """Letterbox -> model -> NMS -> boxes in original pixels, for a CompiledModel or an ONNX file."""
 
@@ -45,10 +70,11 @@ class Predictor:
         self.device = torch.device(device)
         self.session = None
         if onnx_path is not None:
-            import onnxruntime as ort
-
-            self.session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+            self.session = open_onnx_session(onnx_path)
             meta = self.session.get_modelmeta().custom_metadata_map
+            if "input_size" not in meta and img_size is None:
+                raise UsageError(f"{onnx_path}: this ONNX file was not written by yolor-cfg export (no input_size in "
+                                 "its metadata); give the input size (--img)")
             self.names = names or json.loads(meta.get("names", "[]"))
             size = img_size or tuple(json.loads(meta["input_size"]))
             self.input_name = self.session.get_inputs()[0].name
@@ -71,7 +97,7 @@ class Predictor:
             path = str(image)
             image = cv2.imread(path)
             if image is None:
-                raise FileNotFoundError(f"{path}: cannot read image")
+                raise UsageError(f"{path}: cannot read image (missing, or not an image OpenCV decodes)")
         padded, ratio, pad = letterbox(image, self.size, scaleup=True)
         x = np.ascontiguousarray(padded[:, :, ::-1].transpose(2, 0, 1))[None].astype(np.float32) / 255
         if self.session is not None:
@@ -111,49 +137,96 @@ def list_sources(source: str) -> list[Path]:
         return sorted(q for q in p.iterdir() if q.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES)
     if p.exists():
         return [p]
-    matches = sorted(Path(m) for m in glob.glob(source, recursive=True))
+    matches = sorted(Path(m) for m in glob.glob(source, recursive=True) if Path(m).is_file())
     if not matches:
-        raise FileNotFoundError(f"{source}: no such file, folder or glob match")
+        raise UsageError(f"{source}: no such file, folder or glob match")
     return matches
 
 
+class DetectResults(dict):
+    """Detections per input key (an image's name, or ``video#frame``), as dicts; ``unreadable`` lists
+    the inputs that could not be read, with the reason, and ``outputs`` each input's output file."""
+
+    def __init__(self):
+        super().__init__()
+        self.unreadable: list[tuple[str, str]] = []
+        self.outputs: dict[str, Path] = {}
+
+    def summary(self) -> str:
+        n = sum(len(v) for v in self.values())
+        text = f"{n} detections in {len(self)} images/frames"
+        if self.unreadable:
+            text += f"; {len(self.unreadable)} inputs could not be read:\n" + "\n".join(
+                f"  {name}: {why}" for name, why in self.unreadable)
+        return text
+
+
+def _output_stems(paths: list[Path]) -> dict[Path, str]:
+    """An output name per input: its stem, or stem_ext where two inputs share a stem (a.png, a.jpg)."""
+    counts: dict[str, int] = {}
+    for p in paths:
+        counts[p.stem] = counts.get(p.stem, 0) + 1
+    return {p: p.stem if counts[p.stem] == 1 else f"{p.stem}_{p.suffix.lstrip('.').lower()}" for p in paths}
+
+
+def _detect_video(predictor, path: Path, out_file: Path, results: DetectResults, conf, iou, max_det) -> None:
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        results.unreadable.append((path.name, "not a readable video (OpenCV cannot open it)"))
+        return
+    fps = cap.get(cv2.CAP_PROP_FPS) or 25
+    writer, frame_i = None, 0
+    try:
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            dets = predictor(frame, conf, iou, max_det)
+            if writer is None:
+                writer = cv2.VideoWriter(str(out_file), cv2.VideoWriter_fourcc(*"mp4v"), fps,
+                                         (frame.shape[1], frame.shape[0]))
+            writer.write(draw(frame, dets))
+            results[f"{path.name}#{frame_i}"] = [d.as_dict() for d in dets]
+            frame_i += 1
+    finally:
+        cap.release()
+        if writer is not None:
+            writer.release()
+    if frame_i == 0:
+        results.unreadable.append((path.name, "no frame could be read (not a video, or an empty one)"))
+    else:
+        results.outputs[path.name] = out_file
+
+
 def run_detect(predictor: Predictor, source: str, out_dir: str | Path, conf=0.25, iou=0.45, max_det=300,
-               progress: bool = True) -> dict[str, list[dict]]:
-    """Detect on every image/video under ``source``; writes annotated files and a JSON of detections."""
+               progress: bool = True) -> DetectResults:
+    """Detect on every image/video under ``source``; writes annotated files (one per input, never two
+    inputs to one name), a txt of boxes per image and ``detections.json``; unreadable inputs are listed
+    in the result (and the JSON), apart from images with no detections."""
     from tqdm import tqdm
 
-    out_dir = Path(out_dir)
+    probability(conf, "confidence threshold (conf)")
+    probability(iou, "IoU threshold (iou)")
+    int_in(max_det, "max detections (max_det)", 1, 100_000)
+    out_dir = output_dir(out_dir, "detect output folder")
+    paths = list_sources(source)
     out_dir.mkdir(parents=True, exist_ok=True)
-    results: dict[str, list[dict]] = {}
-    for path in tqdm(list_sources(source), desc="detect", disable=not progress):
+    stems = _output_stems(paths)
+    results = DetectResults()
+    for path in tqdm(paths, desc="detect", disable=not progress):
         if path.suffix.lower() in VIDEO_SUFFIXES:
-            cap = cv2.VideoCapture(str(path))
-            fps = cap.get(cv2.CAP_PROP_FPS) or 25
-            writer = None
-            frame_i = 0
-            while True:
-                ok, frame = cap.read()
-                if not ok:
-                    break
-                dets = predictor(frame, conf, iou, max_det)
-                if writer is None:
-                    writer = cv2.VideoWriter(str(out_dir / (path.stem + ".mp4")), cv2.VideoWriter_fourcc(*"mp4v"), fps,
-                                             (frame.shape[1], frame.shape[0]))
-                writer.write(draw(frame, dets))
-                results[f"{path.name}#{frame_i}"] = [d.as_dict() for d in dets]
-                frame_i += 1
-            cap.release()
-            if writer is not None:
-                writer.release()
+            _detect_video(predictor, path, out_dir / f"{stems[path]}.mp4", results, conf, iou, max_det)
             continue
         image = cv2.imread(str(path))
         if image is None:
-            results[path.name] = []
+            results.unreadable.append((path.name, "not a readable image (OpenCV cannot decode it)"))
             continue
         dets = predictor(image, conf, iou, max_det)
-        cv2.imwrite(str(out_dir / (path.stem + ".jpg")), draw(image, dets))
-        (out_dir / (path.stem + ".txt")).write_text(
+        results.outputs[path.name] = out_dir / f"{stems[path]}.jpg"
+        cv2.imwrite(str(results.outputs[path.name]), draw(image, dets))
+        (out_dir / f"{stems[path]}.txt").write_text(
             "".join(f"{d.cls} {d.score:.5f} {d.box[0]:.2f} {d.box[1]:.2f} {d.box[2]:.2f} {d.box[3]:.2f}\n" for d in dets))
         results[path.name] = [d.as_dict() for d in dets]
-    (out_dir / "detections.json").write_text(json.dumps(results, indent=1))
+    (out_dir / "detections.json").write_text(json.dumps(
+        {"detections": results, "unreadable": dict(results.unreadable)}, indent=1))
     return results

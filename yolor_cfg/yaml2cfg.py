@@ -17,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from .checks import read_text
 from .errors import YolorCfgError
 
 KEYMAP_TAG = "#@keymap"
@@ -166,10 +167,26 @@ def _module(w: _Writer, name: str, args: list, src: list[int], n: int, prefix: s
     raise YamlError(f"{prefix}: module {name!r} is not one yolor-cfg converts (see MODULES.md)")
 
 
+def _load_model_yaml(path: Path) -> dict:
+    """A model YAML's content, with the keys yaml2cfg needs; YamlError says what is wrong and where."""
+    try:
+        spec = yaml.safe_load(read_text(path, "model YAML"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise YamlError(f"{where}: YAML syntax error: {getattr(exc, 'problem', None) or exc}") from None
+    if not isinstance(spec, dict):
+        raise YamlError(f"{path}: a model YAML is a mapping with nc, anchors, backbone and head")
+    missing = [k for k in ("nc", "anchors", "backbone", "head") if k not in spec]
+    if missing:
+        raise YamlError(f"{path}: a model YAML needs {', '.join(missing)} (it has {', '.join(map(str, spec)) or 'nothing'})")
+    return spec
+
+
 def yaml_to_cfg(yaml_path: str | Path, img_size: int | None = None) -> str:
     """The cfg text for a paper-branch model YAML (with its key map at the end)."""
     path = Path(yaml_path)
-    spec = yaml.safe_load(path.read_text())
+    spec = _load_model_yaml(path)
     nc, gd, gw = spec["nc"], spec.get("depth_multiple", 1.0), spec.get("width_multiple", 1.0)
     anchors = spec["anchors"]
     rows = list(spec["backbone"]) + list(spec["head"])

@@ -80,7 +80,7 @@ def test_half_export_parity(tmp_path):
 def test_parity_failure_exits_nonzero(tmp_path, capsys):
     cfg = shared_path("conformance", "all_layers.cfg")
     code = main(["export", "--cfg", str(cfg), "--out", str(tmp_path / "m.onnx"), "--tolerance", "0"])
-    assert code == 1 and "parity FAILED" in capsys.readouterr().out
+    assert code == 1 and "parity FAILED" in capsys.readouterr().err
 
 
 def test_cli_export_and_verify(tmp_path, capsys):

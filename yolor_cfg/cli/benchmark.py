@@ -6,23 +6,35 @@ import json
 import torch
 
 from ..api import compile
-from ..benchmark import BACKENDS, run_benchmark
-from .common import torch_device
+from ..benchmark import ALIASES, BACKENDS, run_benchmark
+from .common import batch_size, count, device, existing_file, square_img, torch_device
 
 
 def add_parser(sub):
     p = sub.add_parser("benchmark", help="latency, throughput and roofline fraction per inference backend")
-    p.add_argument("--cfg", required=True)
-    p.add_argument("--weights")
-    p.add_argument("--img", type=int, default=640)
-    p.add_argument("--batch", type=int, default=1)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--backends", default=",".join(BACKENDS[:3] + BACKENDS[4:]),
+    p.add_argument("--cfg", required=True, type=existing_file("cfg"))
+    p.add_argument("--weights", type=existing_file("weights"))
+    p.add_argument("--img", type=square_img, default=640)
+    p.add_argument("--batch", type=batch_size(), default=1)
+    p.add_argument("--device", default="cpu", type=device())
+    p.add_argument("--backends", default=",".join(BACKENDS[:3] + BACKENDS[4:]), type=backend_list,
                    help=f"comma-separated, of {', '.join(BACKENDS)} (fused-bf16 / fused-fp16 = fused-lowp)")
-    p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--repeat", type=int, default=10)
+    p.add_argument("--warmup", type=count(0, 10_000), default=2)
+    p.add_argument("--repeat", type=count(1, 100_000), default=10)
     p.add_argument("--data", help="accuracy guard: also report each backend's mAP@0.5 change on this data's val split")
     p.add_argument("--json", action="store_true")
+
+
+def backend_list(text: str) -> list[str]:
+    """argparse type: comma-separated backend names, each known."""
+    import argparse
+
+    names = [b.strip() for b in text.split(",") if b.strip()]
+    unknown = [b for b in names if b not in BACKENDS and b not in ALIASES]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(f"unknown backend {', '.join(unknown) or '(none given)'}; choose from "
+                                         f"{', '.join(BACKENDS + tuple(ALIASES))}")
+    return names
 
 
 def run(args) -> int:
@@ -38,7 +50,7 @@ def run(args) -> int:
         loader = torch.utils.data.DataLoader(DetectionDataset(index, args.img), batch_size=16, collate_fn=collate)
         names = data.names
     device = torch_device(args.device)
-    report = run_benchmark(model, args.img, args.batch, device, [b for b in args.backends.split(",") if b],
+    report = run_benchmark(model, args.img, args.batch, device, args.backends,
                            args.warmup, args.repeat, loader, names, log=(lambda *a: None) if args.json else print)
     if args.json:
         print(json.dumps(report))

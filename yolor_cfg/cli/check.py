@@ -5,14 +5,14 @@ import sys
 
 from ..errors import CfgError
 from ..graph import load_graph
-from .common import img_size, print_diagnostics
+from .common import DIALECT_CHOICES, shape_img, print_diagnostics
 
 
 def add_parser(sub):
     p = sub.add_parser("check", help="validate cfg files (path:line:col: error: ... per problem)")
     p.add_argument("cfg", nargs="+")
-    p.add_argument("--img", type=img_size, metavar="SIZE", help="input size: 640, or HEIGHTxWIDTH")
-    p.add_argument("--dialect", choices=("yolor", "darknet"))
+    p.add_argument("--img", type=shape_img, metavar="SIZE", help="input size: 640, or HEIGHTxWIDTH")
+    p.add_argument("--dialect", choices=DIALECT_CHOICES)
     p.add_argument("--show-source", action="store_true", help="print the offending line under each problem")
 
 

@@ -1,10 +1,15 @@
-"""Helpers shared by subcommands."""
+"""Helpers shared by subcommands: argument types (built on ``yolor_cfg.checks``, so the command line
+and the Python API check the same way) and diagnostics output."""
 from __future__ import annotations
 
+import argparse
 import re
 import sys
 
+from .. import checks
 from ..errors import CfgError, Diagnostic
+
+DIALECT_CHOICES = ("yolor", "darknet")
 
 
 def print_diagnostics(diags: list[Diagnostic], show_source: bool = False, stream=None) -> None:
@@ -13,18 +18,91 @@ def print_diagnostics(diags: list[Diagnostic], show_source: bool = False, stream
         print(d.format(show_source=show_source), file=stream)
 
 
-def img_size(text: str):
-    """argparse type for --img: ``640`` (square) or ``640x480`` / ``640,480`` (height, width)."""
-    import argparse
+def _checked(convert, check):
+    """An argparse type: ``convert`` the text, then ``check`` it; a failure is argparse's usage error."""
+    def parse(text: str):
+        try:
+            return check(convert(text))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {getattr(convert, '__name__', 'a value')}, got {text!r}") from None
+        except checks.UsageError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return parse
 
+
+def count(low: int = 1, high: int | None = None, why: str = ""):
+    """A whole number in [low, high]."""
+    return _checked(int, lambda v: checks.int_in(v, "the value", low, high, why))
+
+
+def batch_size():
+    return count(1, checks.MAX_BATCH, "no device fits more images in one batch")
+
+
+def probability():
+    return _checked(float, lambda v: checks.probability(v, "the value"))
+
+
+def tolerance():
+    """A non-negative finite number (0 asks for exact agreement)."""
+    def check(v):
+        if not 0 <= v < float("inf"):
+            raise checks.UsageError(f"must be a number of 0 or more, got {v}")
+        return v
+    return _checked(float, check)
+
+
+def existing_file(what: str = "file"):
+    return _checked(str, lambda v: str(checks.existing_file(v, what)))
+
+
+def output_file(what: str = "output", suffixes: tuple[str, ...] = ()):
+    return _checked(str, lambda v: str(checks.output_file(v, what, suffixes)))
+
+
+def output_dir(what: str = "output folder"):
+    return _checked(str, lambda v: str(checks.output_dir(v, what)))
+
+
+def _data(text: str) -> str:
+    return text if text == "synth" else str(checks.existing_file(text, "data yaml"))
+
+
+data_spec = _checked(str, _data)
+"""--data: a data.yaml, or 'synth' for the built-in synthetic set."""
+
+
+def opset():
+    return _checked(int, checks.opset)
+
+
+def device():
+    return _checked(str, checks.device)
+
+
+def _img(text: str):
     parts = re.split(r"[x,]", text.strip())
-    try:
-        sizes = [int(p) for p in parts]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected SIZE or HEIGHTxWIDTH, got {text!r}") from None
-    if len(sizes) not in (1, 2) or min(sizes) <= 0:
-        raise argparse.ArgumentTypeError(f"expected SIZE or HEIGHTxWIDTH with positive sizes, got {text!r}")
+    sizes = [int(p) for p in parts]
+    if len(sizes) not in (1, 2):
+        raise ValueError(text)
     return sizes[0] if len(sizes) == 1 else (sizes[0], sizes[1])
+
+
+_img.__name__ = "SIZE or HEIGHTxWIDTH"
+img_size = _checked(_img, checks.img_size)
+"""argparse type for --img where a model runs: ``640`` (square) or ``640x480`` / ``640,480`` (height,
+width), 32 to MAX_IMG."""
+square_img = _checked(int, checks.img_size)
+
+
+def _any_size(value):
+    for side in value if isinstance(value, tuple) else (value,):
+        checks.int_in(side, "image size", 1)
+    return value
+
+
+shape_img = _checked(_img, _any_size)
+"""--img where only shapes are inferred (info, check, draw): any positive size."""
 
 
 def report_cfg_error(exc: CfgError) -> int:
@@ -33,9 +111,6 @@ def report_cfg_error(exc: CfgError) -> int:
 
 
 def torch_device(spec: str) -> str:
-    """--device cpu | 0 | 0,1 -> a torch device string (the CPU when CUDA is absent)."""
-    import torch
-
-    if spec == "cpu" or not torch.cuda.is_available():
-        return "cpu"
-    return f"cuda:{spec.split(',')[0]}"
+    """A checked --device (cpu | 0 | 0,1) as a torch device string."""
+    spec = checks.device(spec)
+    return "cpu" if spec == "cpu" else f"cuda:{spec.split(',')[0]}"

@@ -4,14 +4,17 @@ from __future__ import annotations
 from ..api import compile
 from ..io import DarknetHeader, load_weights_into, read_torch_file, save_checkpoint, save_darknet_weights
 from ..io.checkpoint import is_torch_file
+from .common import DIALECT_CHOICES, existing_file, output_file
 
 
 def add_parser(sub):
     p = sub.add_parser("convert", help="convert weights between Darknet .weights and .pt")
-    p.add_argument("--cfg", required=True)
-    p.add_argument("--weights", required=True, help="input: .weights, YOLOR .pt or yolor-cfg .pt")
-    p.add_argument("--out", required=True, help="output: .weights or .pt (by extension)")
-    p.add_argument("--dialect", choices=("yolor", "darknet"))
+    p.add_argument("--cfg", required=True, type=existing_file("cfg"))
+    p.add_argument("--weights", required=True, type=existing_file("weights"),
+                   help="input: .weights, YOLOR .pt or yolor-cfg .pt")
+    p.add_argument("--out", required=True, type=output_file("converted weights", (".weights", ".pt", ".pth")),
+                   help="output: .weights or .pt (by extension)")
+    p.add_argument("--dialect", choices=DIALECT_CHOICES)
     p.add_argument("--partial", action="store_true", help="load only the backbone of a .weights file")
 
 

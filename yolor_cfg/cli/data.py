@@ -2,17 +2,18 @@
 from __future__ import annotations
 
 from ..train.synth import build_synth
+from .common import count, output_dir, square_img
 
 
 def add_parser(sub):
     p = sub.add_parser("data", help="dataset tools")
     dsub = p.add_subparsers(dest="data_command", required=True)
     s = dsub.add_parser("synth", help="coloured shapes on textured backgrounds (YOLO txt + COCO json)")
-    s.add_argument("--out", required=True)
-    s.add_argument("--n-train", type=int, default=2000)
-    s.add_argument("--n-val", type=int, default=200)
-    s.add_argument("--img", type=int, default=256)
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", required=True, type=output_dir("dataset folder"))
+    s.add_argument("--n-train", type=count(1, 10_000_000), default=2000)
+    s.add_argument("--n-val", type=count(1, 10_000_000), default=200)
+    s.add_argument("--img", type=square_img, default=256)
+    s.add_argument("--seed", type=count(0), default=0)
 
 
 def run(args) -> int:

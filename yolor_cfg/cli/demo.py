@@ -18,7 +18,8 @@ from ..export import ExportOptions, export_onnx
 from ..io import load_checkpoint
 from ..train.data import DataConfig, DetectionDataset, build_index, collate
 from ..train.synth import ensure_synth
-from ..train.trainer import TrainOptions, Trainer, next_run_dir
+from ..files import claim_run_dir
+from ..train.trainer import TrainOptions, Trainer
 
 # Short runs need a short warm-up; everything else is YOLOR's scratch recipe.
 DEMO_HYP = {"warmup_epochs": 1.0}
@@ -35,7 +36,7 @@ def add_parser(sub):
 
 def run(args) -> int:
     t0 = time.time()
-    out = next_run_dir(str(Path(args.out).parent), Path(args.out).name, exist_ok=False)
+    out = claim_run_dir(str(Path(args.out).parent), Path(args.out).name)
     print(f"[1/5] synthetic dataset ({args.n_train} train / {args.n_val} val images, 3 shape classes)")
     data_yaml = ensure_synth(args.n_train, args.n_val)
     print(f"      {data_yaml.parent}")

@@ -3,17 +3,18 @@ from __future__ import annotations
 
 from ..errors import CfgError
 from ..graph import load_graph
-from .common import img_size, report_cfg_error
+from .common import DIALECT_CHOICES, output_file, report_cfg_error, shape_img
 
 
 def add_parser(sub):
     p = sub.add_parser("draw", help="render a cfg as a diagram (Graphviz)")
     p.add_argument("cfg")
-    p.add_argument("--img", type=img_size)
-    p.add_argument("--out", default="net.svg", help="net.svg, net.png or net.dot")
+    p.add_argument("--img", type=shape_img)
+    p.add_argument("--out", default="net.svg", type=output_file("diagram", (".svg", ".png", ".pdf", ".dot")),
+                   help="net.svg, net.png, net.pdf or net.dot")
     p.add_argument("--fused", action="store_true", help="draw the graph after the fusion passes")
     p.add_argument("--collapse", action="store_true", help="one box (with a count) per run of repeated residual blocks")
-    p.add_argument("--dialect", choices=("yolor", "darknet"))
+    p.add_argument("--dialect", choices=DIALECT_CHOICES)
 
 
 def run(args) -> int:

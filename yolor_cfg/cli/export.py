@@ -3,28 +3,30 @@ from __future__ import annotations
 
 from ..api import compile
 from ..export import ExportOptions, export_onnx
-from .common import img_size
+from .common import (DIALECT_CHOICES, batch_size, count, existing_file, img_size, opset, output_file,
+                     tolerance, probability)
 
 
 def add_parser(sub):
     p = sub.add_parser("export", help="export to ONNX (fused, self-checked against PyTorch)")
-    p.add_argument("--cfg", required=True)
-    p.add_argument("--weights", help=".pt or .weights (random weights when omitted: for trying things out)")
-    p.add_argument("--out", required=True)
+    p.add_argument("--cfg", required=True, type=existing_file("cfg"))
+    p.add_argument("--weights", type=existing_file("weights"),
+                   help=".pt or .weights (random weights when omitted: for trying things out)")
+    p.add_argument("--out", required=True, type=output_file("ONNX output"))
     p.add_argument("--img", type=img_size, help="input size: 640, or HEIGHTxWIDTH (default: the cfg's)")
-    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--batch", type=batch_size(), default=1)
     p.add_argument("--dynamic", nargs="?", const="batch", choices=("batch", "hw"),
                    help="dynamic batch (--dynamic) or batch, height and width (--dynamic hw)")
-    p.add_argument("--opset", type=int, default=17)
+    p.add_argument("--opset", type=opset(), default=17)
     p.add_argument("--no-fuse", action="store_true")
     p.add_argument("--half", action="store_true", help="float16 weights and input")
     p.add_argument("--raw", action="store_true", help="head outputs only (no decoding)")
     p.add_argument("--nms", action="store_true", help="append ONNX NonMaxSuppression: output [N, 7]")
-    p.add_argument("--conf", type=float, default=0.25)
-    p.add_argument("--iou", type=float, default=0.45)
-    p.add_argument("--max-det", type=int, default=300)
-    p.add_argument("--tolerance", type=float, help="parity tolerance (default 1e-4; 1e-2 with --half)")
-    p.add_argument("--dialect", choices=("yolor", "darknet"))
+    p.add_argument("--conf", type=probability(), default=0.25)
+    p.add_argument("--iou", type=probability(), default=0.45)
+    p.add_argument("--max-det", type=count(1, 100_000), default=300)
+    p.add_argument("--tolerance", type=tolerance(), help="parity tolerance (default 1e-4; 1e-2 with --half)")
+    p.add_argument("--dialect", choices=DIALECT_CHOICES)
 
 
 def run(args) -> int:

@@ -5,14 +5,14 @@ import json
 
 from ..graph import load_graph
 from ..summary import format_table, summarize
-from .common import img_size, print_diagnostics
+from .common import DIALECT_CHOICES, shape_img, print_diagnostics
 
 
 def add_parser(sub):
     p = sub.add_parser("info", help="show the layer table of a cfg")
     p.add_argument("cfg")
-    p.add_argument("--img", type=img_size, metavar="SIZE", help="input size: 640, or HEIGHTxWIDTH")
-    p.add_argument("--dialect", choices=("yolor", "darknet"))
+    p.add_argument("--img", type=shape_img, metavar="SIZE", help="input size: 640, or HEIGHTxWIDTH")
+    p.add_argument("--dialect", choices=DIALECT_CHOICES)
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 

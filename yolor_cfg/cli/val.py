@@ -7,22 +7,23 @@ from ..api import compile
 from ..eval.coco import coco_from_labels
 from ..eval.validate import run_validation
 from ..train.data import DataConfig, DetectionDataset, build_index, collate
-from .common import torch_device
+from .common import data_spec, batch_size, count, device, existing_file, output_dir, probability, square_img, torch_device
 
 
 def add_parser(sub):
     p = sub.add_parser("val", help="evaluate on a dataset's val split (COCO AP with pycocotools)")
-    p.add_argument("--cfg", required=True)
-    p.add_argument("--weights")
-    p.add_argument("--data", default="synth")
-    p.add_argument("--img", type=int, default=256)
-    p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--conf", type=float, default=0.001)
-    p.add_argument("--iou", type=float, default=0.65)
-    p.add_argument("--max-det", type=int, default=300)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--out", default="runs/val", help="folder for predictions.json, metrics.json, pr_curve.png")
-    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--cfg", required=True, type=existing_file("cfg"))
+    p.add_argument("--weights", type=existing_file("weights"))
+    p.add_argument("--data", default="synth", type=data_spec)
+    p.add_argument("--img", type=square_img, default=256)
+    p.add_argument("--batch", type=batch_size(), default=16)
+    p.add_argument("--conf", type=probability(), default=0.001)
+    p.add_argument("--iou", type=probability(), default=0.65)
+    p.add_argument("--max-det", type=count(1, 100_000), default=300)
+    p.add_argument("--device", default="cpu", type=device())
+    p.add_argument("--out", default="runs/val", type=output_dir("val output folder"),
+                   help="folder for predictions.json, metrics.json, pr_curve.png")
+    p.add_argument("--workers", type=count(0, 256), default=2)
 
 
 def run(args) -> int:

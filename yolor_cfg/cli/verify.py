@@ -3,15 +3,16 @@ from __future__ import annotations
 
 from ..api import compile
 from ..export import verify_onnx
+from .common import DIALECT_CHOICES, existing_file, tolerance
 
 
 def add_parser(sub):
     p = sub.add_parser("verify", help="compare an ONNX export with the cfg model layer by layer")
-    p.add_argument("--cfg", required=True)
-    p.add_argument("--weights")
-    p.add_argument("--onnx", required=True)
-    p.add_argument("--tolerance", type=float, default=1e-4)
-    p.add_argument("--dialect", choices=("yolor", "darknet"))
+    p.add_argument("--cfg", required=True, type=existing_file("cfg"))
+    p.add_argument("--weights", type=existing_file("weights"))
+    p.add_argument("--onnx", required=True, type=existing_file("ONNX model"))
+    p.add_argument("--tolerance", type=tolerance(), default=1e-4)
+    p.add_argument("--dialect", choices=DIALECT_CHOICES)
 
 
 def run(args) -> int:

@@ -10,6 +10,7 @@ from tqdm import tqdm
 
 import numpy as np
 
+from ..checks import int_in, output_dir, probability
 from .coco import coco_from_labels, evaluate, format_class_table, multilabel_map, per_class_ap, plot_pr_curve
 from .nms import non_max_suppression, scale_boxes
 
@@ -37,6 +38,11 @@ def run_validation(model, loader, names: list[str], gt: dict | None = None, conf
     """Predict on every batch, NMS, map boxes back to original pixels, score with pycocotools.
 
     Image ids are the positions in the loader's dataset index (as ``coco_from_labels`` numbers them)."""
+    probability(conf, "confidence threshold (conf)")
+    probability(iou, "IoU threshold (iou)")
+    int_in(max_det, "max detections (max_det)", 1, 100_000)
+    if out_dir is not None:
+        out_dir = output_dir(out_dir, "val output folder")
     index = loader.dataset.index
     gt = gt or coco_from_labels(index.images, index.labels, names)
     model.eval()

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-import os
+import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +12,9 @@ import onnx
 import torch
 import torch.nn as nn
 
+from ..checks import MAX_BATCH, img_size, int_in, opset, output_file, probability
 from ..errors import YolorCfgError
+from ..files import atomic_path
 from .nms import append_nms
 
 OUTPUT = "detections"
@@ -108,8 +110,22 @@ def _remove_identities(graph: onnx.GraphProto) -> None:
         graph.node.remove(node)
 
 
+def check_export_options(opts: ExportOptions) -> None:
+    """The same checks as the command line's (UsageError)."""
+    int_in(opts.batch, "export batch", 1, MAX_BATCH)
+    opset(opts.opset)
+    probability(opts.conf, "NMS confidence threshold (conf)")
+    probability(opts.iou, "NMS IoU threshold (iou)")
+    int_in(opts.max_det, "max detections (max_det)", 1, 100_000)
+    if opts.img_size is not None:
+        img_size(opts.img_size, "export input size")
+
+
 def export_onnx(model, out: str | Path, opts: ExportOptions | None = None) -> ExportReport:
+    """Export ``model`` to ``out`` (written atomically), then check it against PyTorch in onnxruntime."""
     opts = opts or ExportOptions()
+    check_export_options(opts)
+    output_file(out, "ONNX output")
     import onnxruntime as ort
 
     reference = model.eval().float().cpu()
@@ -129,16 +145,15 @@ def export_onnx(model, out: str | Path, opts: ExportOptions | None = None) -> Ex
         axes["images"] = {0: "batch"} | ({2: "height", 3: "width"} if opts.dynamic_hw else {})
         for name in main_names:
             axes[name] = {0: "batch"}
-    tmp = Path(f"{out}.tmp{os.getpid()}")
-    with warnings.catch_warnings():
+    with tempfile.TemporaryDirectory() as scratch, warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter is what we want here
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        traced = Path(scratch) / "traced.onnx"
         with torch.no_grad():
-            torch.onnx.export(wrapper, (x,), str(tmp), dynamo=False, opset_version=opts.opset,
+            torch.onnx.export(wrapper, (x,), str(traced), dynamo=False, opset_version=opts.opset,
                               input_names=["images"], output_names=main_names + tap_names, dynamic_axes=axes,
                               do_constant_folding=True)
-    proto = onnx.load(str(tmp))
-    tmp.unlink()
+        proto = onnx.load(str(traced))
     del proto.graph.output[len(main_names):]  # the taps stay as named values inside the graph
     _remove_identities(proto.graph)
     pre_nms = onnx.ModelProto()
@@ -161,8 +176,8 @@ def export_onnx(model, out: str | Path, opts: ExportOptions | None = None) -> Ex
     for key, value in meta.items():
         proto.metadata_props.append(onnx.StringStringEntryProto(key=key, value=value))
     onnx.checker.check_model(proto, full_check=True)
-    onnx.save(proto, str(tmp))
-    os.replace(tmp, out)
+    with atomic_path(out) as tmp:
+        onnx.save(proto, str(tmp))
 
     # parity: onnxruntime against the unfused PyTorch model
     tol = opts.tolerance if opts.tolerance is not None else (1e-2 if opts.half else 1e-4)
@@ -190,9 +205,11 @@ def export_onnx(model, out: str | Path, opts: ExportOptions | None = None) -> Ex
 def verify_onnx(model, onnx_path: str | Path, tolerance: float = 1e-4, img_size=None) -> list[str]:
     """Compare an exported ONNX file with the model layer by layer (through the names ``export``
     leaves in the graph); raises ExportError naming the first layer that diverges."""
+    from ..detect import load_onnx_proto
+
+    proto = load_onnx_proto(onnx_path)
     import onnxruntime as ort
 
-    proto = onnx.load(str(onnx_path))
     meta = {p.key: p.value for p in proto.metadata_props}
     layer_outputs: dict[str, int] = json.loads(meta.get("layer_outputs", "{}"))
     fused = meta.get("fused") == "true"

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import pickle
 import re
 from pathlib import Path
@@ -11,7 +10,9 @@ from typing import TYPE_CHECKING
 import torch
 
 from ..dialects import DialectConflict, Evidence, weights_dialect_change
+from ..checks import existing_file
 from ..errors import SourceLoc, WeightsError
+from ..files import atomic_path
 
 if TYPE_CHECKING:
     from ..backends.torch_exec import CompiledModel
@@ -23,6 +24,14 @@ _WRAPPER_PREFIXES = ("module.", "model.")  # DDP / EMA wrappers around the modul
 
 def read_torch_file(path: str | Path) -> object:
     """torch.load with weights_only=True; a pickle that would run code is refused, never executed."""
+    existing_file(path, "weights")
+    if not is_torch_file(path):
+        from .darknet_weights import describe_foreign_file
+
+        with open(path, "rb") as f:
+            head = f.read(4096)
+        what = describe_foreign_file(head) if head else "empty (0 bytes)"
+        raise WeightsError(f"{path}: not a PyTorch file (no zip or pickle header); it is {what or 'binary data'}")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -31,8 +40,11 @@ def read_torch_file(path: str | Path) -> object:
             f"(a whole pickled model, or code). Re-save it as a state dict, e.g. "
             f"torch.save(ckpt['model'].state_dict(), 'weights.pt') in the code that wrote it. ({exc})"
         ) from None
-    except (RuntimeError, EOFError) as exc:
-        raise WeightsError(f"{path}: not a readable PyTorch file: {exc}") from None
+    except (RuntimeError, EOFError, IndexError, KeyError, ValueError, UnicodeDecodeError) as exc:  # damaged files
+        size = Path(path).stat().st_size
+        reason = str(exc).strip() or type(exc).__name__
+        raise WeightsError(f"{path}: not a readable PyTorch file: "
+                           + ("the file is empty (0 bytes)" if size == 0 else f"{reason} ({size:,} bytes)")) from None
 
 
 def _is_state_dict(obj) -> bool:
@@ -159,9 +171,11 @@ def load_weights_into(model: CompiledModel, path: str | Path, key: str | None = 
     """Load any supported weight file into ``model``: our or YOLOR's .pt, or Darknet .weights.
 
     The file's format is dialect evidence too (see ``load_with_dialect``)."""
+    existing_file(path, "weights")
     if not is_torch_file(path):
-        from .darknet_weights import load_darknet_weights
+        from .darknet_weights import check_weights_file, load_darknet_weights
 
+        check_weights_file(path)  # before its format counts as dialect evidence
         evidence = Evidence("darknet", SourceLoc(str(path), 0, 0), "a Darknet .weights file")
         return load_with_dialect(model, evidence, lambda: load_darknet_weights(model, path, partial=partial))
     obj = read_torch_file(path)
@@ -178,9 +192,8 @@ def save_checkpoint(model: CompiledModel, path: str | Path, names: list[str] | N
     payload = {"format": FORMAT, "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
                "cfg": graph.text, "cfg_path": graph.path, "dialect": graph.dialect.name,
                "img_size": [graph.net.height, graph.net.width], "names": list(names or []), **extra}
-    tmp = Path(f"{path}.tmp{os.getpid()}")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
 
 
 def model_from_checkpoint(obj: dict, state_key: str = "model", source: str = "<checkpoint>") -> CompiledModel:

@@ -6,7 +6,6 @@ gives its tensors in file order (``darknet_layout``)."""
 from __future__ import annotations
 
 import math
-import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ import numpy as np
 import torch
 
 from ..errors import WeightsError
+from ..files import atomic_path
 
 if TYPE_CHECKING:
     from ..backends.torch_exec import CompiledModel
@@ -83,6 +83,17 @@ def describe_foreign_file(data: bytes) -> str | None:
         if any(v < 0 or v > _MAX_VERSION for v in version):
             return f"binary data whose header is no Darknet version ({'.'.join(map(str, version))})"
     return None
+
+
+def check_weights_file(path: str | Path) -> None:
+    """WeightsError when ``path`` is empty or plainly not Darknet ``.weights`` (says what it is instead)."""
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    if not head:
+        raise WeightsError(f"{path}: the file is empty (0 bytes)")
+    foreign = describe_foreign_file(head)
+    if foreign:
+        raise WeightsError(f"{path}: not a Darknet .weights file: this is {foreign}")
 
 
 def read_header(data: bytes, path: str, first_layer: str = "") -> tuple[DarknetHeader, int]:
@@ -183,7 +194,6 @@ def save_darknet_weights(model: CompiledModel, path: str | Path, header: Darknet
                 t = t.t()
             chunks.append(t.contiguous().numpy().astype("<f4").tobytes())
             count += math.prod(shape)
-    tmp = Path(f"{path}.tmp{os.getpid()}")
-    tmp.write_bytes(b"".join(chunks))
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(b"".join(chunks))
     return count

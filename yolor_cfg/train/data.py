@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import yaml
 
+from ..checks import read_text
 from ..errors import YolorCfgError
 from .augment import augment_hsv, letterbox, mosaic, random_affine
 
@@ -25,6 +26,22 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 
 class DataError(YolorCfgError, ValueError):
     """A data.yaml or dataset that cannot be used (says what is wrong)."""
+
+
+def _class_names(names, nc: int, path: Path) -> list[str]:
+    """Class names from a list, or from the {index: name} form other YOLO tools write; nc of them."""
+    if names is None:
+        return [str(i) for i in range(nc)]
+    if isinstance(names, dict):
+        if sorted(names) != list(range(len(names))):
+            raise DataError(f"{path}: names as a mapping must have the keys 0 to {len(names) - 1}, got "
+                            f"{', '.join(map(repr, names))}")
+        names = [names[i] for i in range(len(names))]
+    if not isinstance(names, list):
+        raise DataError(f"{path}: names must be a list (or an index: name mapping), got {type(names).__name__}")
+    if len(names) != nc:
+        raise DataError(f"{path}: nc={nc} but {len(names)} names")
+    return [str(n) for n in names]
 
 
 @dataclass
@@ -44,22 +61,28 @@ class DataConfig:
             spec = ensure_synth()
         path = Path(spec)
         try:
-            raw = yaml.safe_load(path.read_text())
-        except (OSError, yaml.YAMLError) as exc:
+            raw = yaml.safe_load(read_text(path, "data yaml"))
+        except yaml.YAMLError as exc:
             raise DataError(f"{path}: cannot read data yaml: {exc}") from None
-        missing = [k for k in ("train", "val", "nc") if k not in (raw or {})]
+        if not isinstance(raw, dict):
+            raise DataError(f"{path}: a data yaml is a mapping with train, val, nc and names")
+        missing = [k for k in ("train", "val", "nc") if k not in raw]
         if missing:
             raise DataError(f"{path}: data yaml needs {', '.join(missing)} (train, val, nc, names)")
+        nc = raw["nc"]
+        if isinstance(nc, bool) or not isinstance(nc, int) or nc < 1:
+            raise DataError(f"{path}: nc must be a whole number of classes (1 or more), got {nc!r}")
+        names = _class_names(raw.get("names"), nc, path)
         root = Path(raw.get("path") or path.parent)
-        names = list(raw.get("names") or [str(i) for i in range(raw["nc"])])
-        if len(names) != raw["nc"]:
-            raise DataError(f"{path}: nc={raw['nc']} but {len(names)} names")
         coco = raw.get("val_coco")
-        return cls(root, raw["train"], raw["val"], int(raw["nc"]), names, root / coco if coco else None)
+        return cls(root, raw["train"], raw["val"], nc, names, root / coco if coco else None)
 
     def resolve(self, p) -> Path:
         p = Path(p)
         return p if p.is_absolute() else self.root / p
+
+
+SHOWN_PROBLEMS = 20  # files listed per kind of problem in a summary
 
 
 @dataclass
@@ -78,11 +101,14 @@ class LabelIndex:
     notes: list[Problem] = field(default_factory=list)
 
     def summary(self) -> str:
+        backgrounds = [p for p in self.notes if p.reason.startswith("no label file")]
         lines = [f"{len(self.images)} images, {sum(len(x) for x in self.labels)} boxes"
+                 + (f"; {len(backgrounds)} without a label file, used as backgrounds" if backgrounds else "")
                  + (f"; {len(self.skipped)} skipped" if self.skipped else "")]
-        lines += [f"  skipped {p.file}: {p.reason}" for p in self.skipped[:50]]
-        if len(self.skipped) > 50:
-            lines.append(f"  ... and {len(self.skipped) - 50} more")
+        for what, problems in (("background", backgrounds), ("skipped", self.skipped)):
+            lines += [f"  {what} {p.file}: {p.reason}" for p in problems[:SHOWN_PROBLEMS]]
+            if len(problems) > SHOWN_PROBLEMS:
+                lines.append(f"  ... and {len(problems) - SHOWN_PROBLEMS} more {what}")
         return "\n".join(lines)
 
 

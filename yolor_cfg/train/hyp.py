@@ -3,8 +3,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import difflib
+import math
+
 import yaml
 
+from ..checks import UsageError, read_text
 DEFAULT_HYP = {
     "lr0": 0.01, "lrf": 0.2, "momentum": 0.937, "weight_decay": 0.0005, "warmup_epochs": 3.0,
     "warmup_momentum": 0.8, "warmup_bias_lr": 0.1, "box": 0.05, "cls": 0.5, "cls_pw": 1.0, "obj": 1.0,
@@ -16,12 +20,22 @@ DEFAULT_HYP = {
 
 
 def load_hyp(path: str | Path | None) -> dict:
-    """DEFAULT_HYP updated with a YOLOR-style hyp yaml; unknown keys are an error."""
+    """DEFAULT_HYP updated with a YOLOR-style hyp yaml; unknown keys and non-numbers are UsageErrors."""
     hyp = dict(DEFAULT_HYP)
     if path:
-        given = yaml.safe_load(Path(path).read_text()) or {}
-        unknown = sorted(set(given) - set(hyp))
+        try:
+            given = yaml.safe_load(read_text(path, "hyperparameter file")) or {}
+        except yaml.YAMLError as exc:
+            raise UsageError(f"{path}: YAML syntax error: {exc}") from None
+        if not isinstance(given, dict):
+            raise UsageError(f"{path}: a hyperparameter file is a mapping of names to numbers (lr0: 0.01, ...)")
+        unknown = sorted(map(str, set(given) - set(hyp)))
         if unknown:
-            raise ValueError(f"{path}: unknown hyperparameters {', '.join(unknown)}; known: {', '.join(sorted(hyp))}")
+            hints = [f"{k} (did you mean {m[0]}?)" if (m := difflib.get_close_matches(k, hyp, 1)) else k for k in unknown]
+            raise UsageError(f"{path}: unknown hyperparameters {', '.join(hints)}; known: {', '.join(sorted(hyp))}")
+        bad = [f"{k}: {v!r}" for k, v in given.items()
+               if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)]
+        if bad:
+            raise UsageError(f"{path}: hyperparameters must be numbers: {', '.join(bad)}")
         hyp.update(given)
     return hyp

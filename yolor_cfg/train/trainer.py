@@ -23,7 +23,9 @@ from tqdm import tqdm
 
 from ..api import compile as compile_cfg
 from ..backends.optimize import cpu_has_native_bf16
+from .. import checks
 from ..errors import YolorCfgError
+from ..files import claim_run_dir
 from ..eval.coco import coco_from_labels
 from ..eval.validate import run_validation
 from ..io.checkpoint import load_state_dict, model_from_checkpoint, read_torch_file, save_checkpoint
@@ -67,6 +69,38 @@ class TrainOptions:
     progress: bool = True
     hyp_overrides: dict = field(default_factory=dict)
 
+    def check(self) -> None:
+        """The command line's checks, for options built in Python too (UsageError)."""
+        checks.int_in(self.epochs, "epochs", 1, 1_000_000)
+        checks.int_in(self.batch, "batch", 1, checks.MAX_BATCH)
+        checks.img_size(self.img, "training image size")
+        checks.int_in(self.workers, "workers", 0, 256)
+        checks.int_in(self.nominal_batch, "nominal batch (nbs)", 1, 1_000_000)
+        checks.int_in(self.seed, "seed", 0)
+        checks.probability(self.val_conf, "validation confidence threshold")
+        checks.probability(self.val_iou, "validation IoU threshold")
+        if self.max_steps is not None:
+            checks.int_in(self.max_steps, "max_steps", 1)
+        if self.optimizer not in ("sgd", "adam"):
+            raise checks.UsageError(f"optimizer {self.optimizer!r}: use sgd or adam")
+        checks.device(self.device)
+        if self.resume not in (None, "", "auto"):
+            checks.existing_file(self.resume, "--resume checkpoint")
+        elif not self.resume:
+            if not self.cfg:
+                raise checks.UsageError("a cfg is needed (--cfg), unless resuming (--resume)")
+            checks.existing_file(self.cfg, "cfg")
+        for what, path in (("weights", self.weights), ("hyperparameter file", self.hyp)):
+            if path:
+                checks.existing_file(path, what)
+        if str(self.data) != "synth":
+            checks.existing_file(self.data, "data yaml")
+        checks.output_dir(self.project, "project folder")
+
+
+# Options a resumed run may change; every other one is the run's own.
+RESUMABLE = ("resume", "workers", "progress", "device", "max_steps")
+
 
 class ModelEMA:
     """Exponential moving average of weights; decay ramps up as 0.9999 * (1 - exp(-updates / 2000))."""
@@ -108,14 +142,16 @@ def _unwrap(model):
     return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
 
 
-def next_run_dir(project: str, name: str, exist_ok: bool) -> Path:
-    base = Path(project) / name
-    if exist_ok or not base.exists():
-        return base
-    n = 2
-    while (Path(project) / f"{name}{n}").exists():
-        n += 1
-    return Path(project) / f"{name}{n}"
+def resume_conflicts(given: TrainOptions, saved: dict) -> list[str]:
+    """Options set (away from their defaults) that differ from the resumed run's, as 'name X (run: Y)'."""
+    defaults = asdict(TrainOptions())
+    out = []
+    for key, value in asdict(given).items():
+        if key in RESUMABLE or key in ("hyp_overrides", "exist_ok") or key not in saved:
+            continue
+        if value != defaults[key] and value != saved[key]:
+            out.append(f"{key} {value} (run: {saved[key]})")
+    return out
 
 
 def _rng_state() -> dict:
@@ -137,6 +173,7 @@ def _set_rng_state(state: dict) -> None:
 
 class Trainer:
     def __init__(self, opt: TrainOptions):
+        opt.check()
         self.opt = opt
         self.rank = int(os.environ.get("RANK", -1))
         self.local_rank = int(os.environ.get("LOCAL_RANK", -1))
@@ -144,10 +181,16 @@ class Trainer:
         self.main = self.rank in (-1, 0)
         self.device = self._select_device()
         resume_ckpt = self._resume_checkpoint() if opt.resume else None
-        if resume_ckpt is not None:  # the run goes on as it was started; only these may change
-            keep = {"resume", "workers", "progress", "device", "max_steps"}
-            for key, value in resume_ckpt["train_options"].items():
-                if key not in keep:
+        if resume_ckpt is not None:  # the run goes on as it was started; only RESUMABLE options may change
+            saved = resume_ckpt["train_options"]
+            conflicts = resume_conflicts(opt, saved)
+            if conflicts:
+                raise checks.UsageError(
+                    f"--resume continues {resume_ckpt['save_dir']} with the options it was started with, and these "
+                    f"differ: {', '.join(conflicts)}; drop them, or start a new run from its weights "
+                    f"(--weights {resume_ckpt['save_dir']}/weights/last.pt)")
+            for key, value in saved.items():
+                if key not in RESUMABLE:
                     setattr(opt, key, value)
             opt.exist_ok = True
         self.resume_ckpt = resume_ckpt
@@ -156,14 +199,13 @@ class Trainer:
         self.hyp = load_hyp(opt.hyp) | dict(opt.hyp_overrides)
         if resume_ckpt is not None:
             self.hyp = dict(resume_ckpt["hyp"])
-        self.save_dir = Path(resume_ckpt["save_dir"]) if resume_ckpt is not None else next_run_dir(opt.project, opt.name, opt.exist_ok)
+        # a new run's folder is claimed once data and model are known to be good (see train)
+        self.save_dir = Path(resume_ckpt["save_dir"]) if resume_ckpt is not None else None
 
     # ---- setup ----
     def _select_device(self) -> torch.device:
-        dev = self.opt.device
-        if dev == "cpu" or not torch.cuda.is_available():
-            if dev != "cpu" and self.main:
-                print(f"device {dev!r} asked for but CUDA is not available: training on the CPU")
+        dev = self.opt.device  # checked: cpu, or CUDA devices that exist
+        if dev == "cpu":
             return torch.device("cpu")
         if self.local_rank >= 0:
             torch.cuda.set_device(self.local_rank)
@@ -241,6 +283,10 @@ class Trainer:
             dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
         self._loaders()
         model = self._model()
+        if self.save_dir is None:
+            # only rank 0 writes; the other ranks never touch the run folder
+            self.save_dir = (claim_run_dir(opt.project, opt.name, opt.exist_ok) if self.main
+                             else Path(opt.project) / opt.name)
         nc = self.data.nc
         loss_hyp = dict(hyp, cls=hyp["cls"] * nc / 80)  # YOLOR scales the class gain to the class count
         nb = len(self.train_loader)

@@ -1,0 +1,317 @@
+"""Every command survives plausible mistakes: no traceback, no silent wrong result, nothing left behind."""
+import json
+import threading
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import yolor_cfg
+from yolor_cfg.api import shipped_cfg
+from yolor_cfg.checks import UsageError
+from yolor_cfg.cli import main
+from yolor_cfg.detect import Predictor, run_detect
+from yolor_cfg.errors import WeightsError
+from yolor_cfg.export import ExportOptions, export_onnx
+from yolor_cfg.files import claim_run_dir
+from yolor_cfg.train.data import DataConfig, DataError
+from yolor_cfg.train.hyp import load_hyp
+from yolor_cfg.train.synth import build_synth
+from yolor_cfg.train.trainer import TrainOptions, Trainer
+
+from ..helpers import shared_path
+
+CFG = str(shipped_cfg("yolor_tiny"))
+
+
+def run_cli(capsys, *argv):
+    """(exit code, stdout + stderr) of one command; argparse's usage errors are exit 2 like cfg errors."""
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exc:
+        code = exc.code
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return build_synth(tmp_path_factory.mktemp("data"), n_train=8, n_val=4, img=64, seed=0)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    root = tmp_path_factory.mktemp("files")
+    (root / "binary.bin").write_bytes(bytes(range(256)) * 4)
+    (root / "empty.pt").write_bytes(b"")
+    model = yolor_cfg.compile(CFG, img_size=64)
+    model.save_weights(root / "w.pt")
+    (root / "bad.yaml").write_text("nc: 3\nnames: [a, b\n")
+    return root
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--cfg", CFG, "--resume", "/nonexist.pt"], "no such file"),
+    (["train", "--cfg", CFG, "--weights", "/nonexist.pt"], "no such file"),
+    (["val", "--cfg", CFG, "--weights", "/nonexist.pt"], "no such file"),
+    (["export", "--cfg", CFG, "--weights", "/nonexist.pt", "--out", "{tmp}/x.onnx"], "no such file"),
+    (["benchmark", "--cfg", CFG, "--weights", "/nonexist.pt"], "no such file"),
+    (["convert", "--cfg", CFG, "--weights", "/nonexist.pt", "--out", "{tmp}/x.pt"], "no such file"),
+    (["train", "--cfg", CFG, "--hyp", "/nonexist.yaml"], "no such file"),
+    (["detect", "--onnx", "/nonexist.onnx", "--source", "{tmp}"], "no such file"),
+    (["verify", "--cfg", CFG, "--onnx", "/nonexist.onnx"], "no such file"),
+    (["train", "--cfg", CFG, "--data", "{files}/binary.bin", "--project", "{tmp}"], "binary file"),
+    (["train", "--cfg", CFG, "--hyp", "{files}/binary.bin", "--project", "{tmp}"], "binary file"),
+    (["detect", "--onnx", "{files}/w.pt", "--source", "{tmp}"], "not a readable ONNX model"),
+    (["verify", "--cfg", CFG, "--onnx", "{files}/w.pt"], "not a readable ONNX model"),
+    (["yaml2cfg", "{files}/bad.yaml", "{tmp}/x.cfg"], "YAML syntax error"),
+    (["train", "--cfg", CFG, "--batch", "0"], "--batch"),
+    (["train", "--cfg", CFG, "--epochs", "0"], "--epochs"),
+    (["train", "--cfg", CFG, "--epochs", "-1"], "--epochs"),
+    (["train", "--cfg", CFG, "--nbs", "0"], "--nbs"),
+    (["train", "--cfg", CFG, "--workers", "-1"], "--workers"),
+    (["val", "--cfg", CFG, "--batch", "0"], "--batch"),
+    (["export", "--cfg", CFG, "--batch", "0", "--out", "{tmp}/x.onnx"], "--batch"),
+    (["benchmark", "--cfg", CFG, "--batch", "0"], "--batch"),
+    (["benchmark", "--cfg", CFG, "--repeat", "0"], "--repeat"),
+    (["export", "--cfg", CFG, "--opset", "5", "--out", "{tmp}/x.onnx"], "opset 5 is not supported"),
+    (["export", "--cfg", CFG, "--opset", "99", "--out", "{tmp}/x.onnx"], "opset 99 is not supported"),
+    (["data", "synth", "--img", "0", "--out", "{tmp}/d"], "--img"),
+    (["export", "--cfg", CFG, "--img", "100000", "--out", "{tmp}/x.onnx"], "8192 is the limit"),
+    (["export", "--cfg", CFG, "--out", "{tmp}/missing/x.onnx"], "does not exist"),
+    (["convert", "--cfg", CFG, "--weights", "{files}/w.pt", "--out", "{tmp}/missing/x.weights"], "does not exist"),
+    (["draw", CFG, "--out", "{tmp}/missing/x.svg"], "does not exist"),
+    (["set-classes", CFG, "2", "--out", "{tmp}/missing/x.cfg"], "does not exist"),
+    (["export", "--cfg", CFG, "--out", "{tmp}"], "is a folder"),
+    (["val", "--cfg", CFG, "--out", "/etc/passwd"], "is a file, not a folder"),
+    (["detect", "--cfg", CFG, "--source", "{tmp}", "--out", "/etc/passwd"], "is a file, not a folder"),
+    (["data", "synth", "--out", "/etc/passwd"], "is a file, not a folder"),
+    (["benchmark", "--cfg", CFG, "--backends", "bogus"], "unknown backend bogus"),
+    (["draw", CFG, "--out", "{tmp}/x.bmp"], "must end in .svg"),
+    (["export", "--cfg", CFG, "--nms", "--iou", "-1", "--out", "{tmp}/x.onnx"], "--iou"),
+    (["detect", "--cfg", CFG, "--source", "{tmp}", "--conf", "2"], "--conf"),
+    (["val", "--cfg", CFG, "--iou", "-1"], "--iou"),
+    (["train", "--cfg", CFG, "--device", "banana"], "use cpu, or CUDA device numbers"),
+    (["train", "--cfg", CFG, "--device", "cuda"], "use cpu, or CUDA device numbers"),
+    (["val", "--cfg", CFG, "--weights", "{files}/empty.pt"], "the file is empty (0 bytes)"),
+])
+def test_mistake_is_a_message_not_a_traceback(capsys, tmp_path, files, argv, message):
+    argv = [a.format(tmp=tmp_path, files=files) for a in argv]
+    before = set(tmp_path.rglob("*"))
+    code, out = run_cli(capsys, *argv)
+    assert code in (1, 2) and "Traceback" not in out and message in out, out
+    assert set(tmp_path.rglob("*")) == before  # nothing written, nothing half-written
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the machine without CUDA")
+def test_device_zero_without_cuda_says_so(capsys):
+    code, out = run_cli(capsys, "train", "--cfg", CFG, "--device", "0")
+    assert code == 2 and "no CUDA device is available on this machine" in out
+
+
+def test_unknown_hyperparameter_is_a_message(capsys, tmp_path):
+    hyp = tmp_path / "hyp.yaml"
+    hyp.write_text("lr0: 0.01\nmomentun: 0.9\n")
+    with pytest.raises(UsageError, match=r"unknown hyperparameters momentun \(did you mean momentum\?\)"):
+        load_hyp(hyp)
+    code, out = run_cli(capsys, "train", "--cfg", CFG, "--hyp", hyp, "--project", tmp_path / "runs")
+    assert code == 1 and "error: " in out and "Traceback" not in out
+
+
+def test_the_python_api_checks_the_same_way(tmp_path):
+    model = yolor_cfg.compile(CFG, img_size=64)
+    with pytest.raises(UsageError, match="NMS IoU threshold"):
+        export_onnx(model, tmp_path / "x.onnx", ExportOptions(nms=True, iou=-1))
+    with pytest.raises(UsageError, match="opset 5"):
+        export_onnx(model, tmp_path / "x.onnx", ExportOptions(opset=5))
+    with pytest.raises(UsageError, match="epochs must be"):
+        Trainer(TrainOptions(cfg=CFG, epochs=-1, project=str(tmp_path)))
+    with pytest.raises(UsageError, match="confidence threshold"):
+        run_detect(Predictor(model), str(tmp_path), tmp_path / "out", conf=2)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_traceback_switch_shows_the_stack(capsys, monkeypatch):
+    with pytest.raises(UsageError):
+        main(["--traceback", "train", "--cfg", CFG, "--resume", "/nonexist.pt"])
+    monkeypatch.setenv("YOLOR_CFG_DEBUG", "1")
+    with pytest.raises(UsageError):
+        main(["train", "--cfg", CFG, "--resume", "/nonexist.pt"])
+
+
+def test_run_folders_are_claimed_atomically(tmp_path):
+    claimed, barrier = [], threading.Barrier(8)
+
+    def claim():
+        barrier.wait()
+        claimed.append(claim_run_dir(tmp_path, "exp"))
+
+    threads = [threading.Thread(target=claim) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(claimed)) == 8 and sorted(p.name for p in claimed) == ["exp"] + [f"exp{i}" for i in range(2, 9)]
+
+
+def test_detect_lists_unreadable_inputs_and_never_overwrites(tmp_path, capsys):
+    src = tmp_path / "src"
+    src.mkdir()
+    image = np.full((64, 64, 3), 90, np.uint8)
+    cv2.imwrite(str(src / "a.png"), image)
+    cv2.imwrite(str(src / "a.jpg"), image)
+    (src / "broken.jpg").write_bytes(b"not an image")
+    (src / "clip.mp4").write_text("not a video")
+    model = yolor_cfg.compile(CFG, img_size=64)
+    results = run_detect(Predictor(model), str(src), tmp_path / "out", progress=False)
+    assert set(results) == {"a.png", "a.jpg"}
+    assert dict(results.unreadable) == {"broken.jpg": "not a readable image (OpenCV cannot decode it)",
+                                        "clip.mp4": "not a readable video (OpenCV cannot open it)"}
+    assert {p.name for p in results.outputs.values()} == {"a_png.jpg", "a_jpg.jpg"}
+    saved = json.loads((tmp_path / "out" / "detections.json").read_text())
+    assert set(saved["unreadable"]) == {"broken.jpg", "clip.mp4"}
+    model.save_weights(tmp_path / "w.pt")
+    code, out = run_cli(capsys, "detect", "--cfg", CFG, "--weights", tmp_path / "w.pt", "--img", "64",
+                        "--source", src, "--out", tmp_path / "cli")
+    assert code == 0 and "2 inputs could not be read" in out and "broken.jpg: not a readable image" in out
+
+
+def test_data_yaml_names_mapping_and_bad_nc(tmp_path):
+    (tmp_path / "d.yaml").write_text("train: images\nval: images\nnc: 2\nnames: {0: circle, 1: square}\n")
+    assert DataConfig.load(tmp_path / "d.yaml").names == ["circle", "square"]
+    (tmp_path / "d.yaml").write_text("train: images\nval: images\nnc: three\nnames: [a, b, c]\n")
+    with pytest.raises(DataError, match="nc must be a whole number of classes"):
+        DataConfig.load(tmp_path / "d.yaml")
+    (tmp_path / "d.yaml").write_text("train: images\nval: images\nnc: 2\nnames: {1: a, 2: b}\n")
+    with pytest.raises(DataError, match="keys 0 to 1"):
+        DataConfig.load(tmp_path / "d.yaml")
+
+
+def test_images_without_labels_are_listed_as_backgrounds(data):
+    from yolor_cfg.train.data import build_index
+
+    labels = sorted((data.parent / "labels" / "val").glob("*.txt"))
+    labels[0].unlink()
+    summary = build_index(DataConfig.load(data), "val").summary()
+    assert "1 without a label file, used as backgrounds" in summary and labels[0].stem in summary
+
+
+def test_resume_refuses_options_that_differ(data, tmp_path, capsys):
+    argv = ["train", "--cfg", CFG, "--data", data, "--epochs", "1", "--batch", "4", "--img", "64", "--workers", "0",
+            "--project", tmp_path, "--name", "run"]
+    assert run_cli(capsys, *argv)[0] == 0
+    last = tmp_path / "run" / "weights" / "last.pt"
+    code, out = run_cli(capsys, "train", "--resume", last, "--epochs", "4", "--batch", "2")
+    assert code == 1 and "these differ: epochs 4 (run: 1), batch 2 (run: 4)" in out and "--weights" in out
+
+
+def test_zero_byte_checkpoint_says_empty(files):
+    with pytest.raises(WeightsError, match=r"the file is empty \(0 bytes\)"):
+        yolor_cfg.compile(CFG, img_size=64).load_weights(files / "empty.pt")
+
+
+# ---- property: random plausible bad values, every subcommand ----
+# Every value drawn here is wrong for its option, so every command must end in 1 or 2, say why, and
+# write nothing (a value that passed would start real work: that is a gap in the checks).
+
+BAD_COUNTS = ["0", "-1", "-5", "1e9", "abc", "", "2.5", "99999999", "nan"]  # options that need 1 or more
+BAD_NONNEG = ["-1", "-5", "abc", "", "2.5", "99999999", "nan"]  # options where 0 is fine
+BAD_PROBS = ["-1", "2", "1.5", "nan", "x", "", "-0.1"]
+BAD_INPUTS = ["{tmp}/missing/x", "/nonexist", "", "{tmp}", "{tmp}/junk.bin"]  # files to read
+BAD_OUT_FILES = ["{tmp}/missing/x.onnx", "", "{tmp}", "{tmp}/junk.bin/x.onnx"]
+BAD_OUT_DIRS = ["", "/etc/passwd", "{tmp}/junk.bin", "{tmp}/junk.bin/sub"]
+
+CASES = [
+    ("train", ["--batch", "--epochs", "--nbs", "--img"], BAD_COUNTS), ("train", ["--workers"], BAD_NONNEG),
+    ("train", ["--weights", "--hyp", "--data", "--resume", "--cfg"], BAD_INPUTS + ["/etc/passwd"]),
+    ("train", ["--project"], BAD_OUT_DIRS), ("train", ["--device"], ["banana", "cuda", "-1", "", "0,x"]),
+    ("val", ["--batch", "--img", "--max-det"], BAD_COUNTS), ("val", ["--workers"], BAD_NONNEG),
+    ("val", ["--conf", "--iou"], BAD_PROBS), ("val", ["--weights", "--data", "--cfg"], BAD_INPUTS + ["/etc/passwd"]),
+    ("val", ["--out"], BAD_OUT_DIRS),
+    ("export", ["--batch", "--opset", "--img", "--max-det"], BAD_COUNTS), ("export", ["--conf", "--iou"], BAD_PROBS),
+    ("export", ["--tolerance"], ["-1", "nan", "x", "", "inf"]),
+    ("export", ["--weights", "--cfg"], BAD_INPUTS + ["/etc/passwd"]), ("export", ["--out"], BAD_OUT_FILES),
+    ("detect", ["--conf", "--iou"], BAD_PROBS), ("detect", ["--max-det"], BAD_COUNTS),
+    ("detect", ["--weights", "--onnx", "--cfg"], BAD_INPUTS), ("detect", ["--out"], BAD_OUT_DIRS),
+    ("benchmark", ["--batch", "--repeat", "--img"], BAD_COUNTS), ("benchmark", ["--warmup"], BAD_NONNEG),
+    ("benchmark", ["--backends"], ["bogus", "", "eager,nope", ","]), ("benchmark", ["--device"], ["banana", "gpu"]),
+    ("convert", ["--weights"], BAD_INPUTS + ["/etc/passwd"]), ("convert", ["--out"], BAD_OUT_FILES + ["{tmp}/w.txt"]),
+    ("draw", ["--out"], BAD_OUT_FILES + ["{tmp}/x.bmp"]), ("draw", ["--img"], ["0", "-1", "abc", "", "2.5"]),
+    ("set-classes", ["classes"], BAD_COUNTS), ("set-classes", ["--out"], BAD_OUT_FILES),
+    ("data synth", ["--img", "--n-train", "--n-val"], BAD_COUNTS), ("data synth", ["--out"], BAD_OUT_DIRS),
+    ("info", ["--img"], ["0", "-1", "abc", "", "2.5", "nan"]), ("check", ["--img"], ["0", "-1", "abc", "", "2.5"]),
+    ("yaml2cfg", ["yaml"], BAD_INPUTS + ["/etc/passwd"]), ("yaml2cfg", ["out"], BAD_OUT_FILES),
+    ("verify", ["--onnx", "--weights"], BAD_INPUTS + ["/etc/passwd"]),
+]
+
+BASE = {
+    "train": ["train", "--cfg", CFG, "--data", "{data}", "--img", "64", "--epochs", "1", "--workers", "0",
+              "--project", "{tmp}/runs"],
+    "val": ["val", "--cfg", CFG, "--data", "{data}", "--img", "64", "--out", "{tmp}/val"],
+    "export": ["export", "--cfg", CFG, "--img", "64", "--out", "{tmp}/x.onnx"],
+    "detect": ["detect", "--cfg", CFG, "--source", "{tmp}/nothing-here"],
+    "benchmark": ["benchmark", "--cfg", CFG, "--img", "64", "--repeat", "1"],
+    "convert": ["convert", "--cfg", CFG, "--weights", "{tmp}/w.pt", "--out", "{tmp}/w2.pt"],
+    "draw": ["draw", CFG, "--out", "{tmp}/net.dot"],
+    "set-classes": ["set-classes", CFG, "classes", "--out", "{tmp}/x.cfg"],
+    "data synth": ["data", "synth", "--out", "{tmp}/synth"],
+    "info": ["info", CFG], "check": ["check", CFG],
+    "yaml2cfg": ["yaml2cfg", "yaml", "out"],
+    "verify": ["verify", "--cfg", CFG, "--onnx", "{tmp}/missing.onnx"],
+}
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory):
+    from yolor_cfg.train.data import build_index
+
+    tmp = tmp_path_factory.mktemp("sandbox")
+    (tmp / "junk.bin").write_bytes(b"\x00\x01junk" * 50)
+    (tmp / "w.txt").write_text("")
+    (tmp / "model.yaml").write_text(shared_path("reference-arch", "paper_modules_mini.yaml").read_text())
+    yolor_cfg.compile(CFG, img_size=64).save_weights(tmp / "w.pt")
+    data = build_synth(tmp / "data", n_train=2, n_val=2, img=64, seed=0)
+    for split in ("train", "val"):
+        build_index(DataConfig.load(data), split)  # the label cache exists before any case runs
+    return tmp, data
+
+
+POSITIONAL = {"yaml": "{tmp}/model.yaml", "out": "{tmp}/x.cfg", "classes": "2"}  # valid unless drawn
+
+
+def _argv(command, bad: dict, tmp, data):
+    bad = {flag: value.format(tmp=tmp) for flag, value in bad.items()}
+    argv = [bad.get(a, POSITIONAL.get(a, a).format(tmp=tmp, data=data)) if not a.startswith("--") else a
+            for a in BASE[command]]
+    for flag, value in bad.items():
+        if not flag.startswith("--"):
+            continue  # a positional, placed above
+        if flag in argv:
+            argv[argv.index(flag) + 1] = value
+        else:
+            argv += [flag, value]
+    return argv
+
+
+@st.composite
+def bad_commands(draw):
+    """A command with one or two wrong values (each for a different option)."""
+    command = draw(st.sampled_from(sorted(BASE)))
+    options = [(flag, values) for c, flags, values in CASES if c == command for flag in flags]
+    chosen = draw(st.lists(st.sampled_from(options), min_size=1, max_size=2, unique_by=lambda o: o[0]))
+    return command, {flag: draw(st.sampled_from(values)) for flag, values in chosen}
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=bad_commands())
+def test_random_bad_arguments_never_trace_back_or_leave_files(sandbox, capsys, case):
+    tmp, data = sandbox
+    argv = _argv(*case, tmp, data)
+    before = set(tmp.rglob("*"))
+    code, out = run_cli(capsys, *argv)
+    assert code in (1, 2), (argv, out)
+    assert "Traceback" not in out and "error" in out, (argv, out)
+    assert set(tmp.rglob("*")) == before, argv
