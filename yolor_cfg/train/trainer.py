@@ -317,7 +317,9 @@ class Trainer:
             start_epoch, best_fitness = int(ck["epoch"]) + 1, float(ck["best_fitness"])
             _set_rng_state(ck["rng"])
             if self.main:
-                print(f"resuming {self.save_dir} from epoch {start_epoch}")
+                kept = ", ".join(f"{k} {getattr(opt, k)}" for k in ("cfg", "data", "epochs", "batch", "img", "hyp",
+                                                                     "optimizer", "seed"))
+                print(f"resuming {self.save_dir} from epoch {start_epoch} with the run's own options: {kept}")
         if opt.sync_bn and self.rank >= 0 and self.device.type == "cuda":
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
         if self.rank >= 0:
