@@ -74,6 +74,8 @@ def test_no_evidence_is_said_in_info_and_check(tmp_path, capsys):
     assert main(["check", str(path)]) == 0
     out = capsys.readouterr().out
     assert re.search(r"mini\.cfg:\d+:1: warning: no dialect evidence in this file: Darknet semantics assumed", out)
+    assert main(["check", str(shared_path("conformance", "yolov4_mini.cfg"))]) == 0
+    assert "yolov4_mini.cfg: ok (dialect yolor: detected from line 21: activation=silu" in capsys.readouterr().out
 
 
 def test_info_lists_the_evidence(capsys):

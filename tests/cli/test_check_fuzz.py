@@ -48,7 +48,7 @@ def test_mutated_cfgs_give_clean_diagnostics(tmp_path_factory, text, img_size):
     path = tmp_path_factory.getbasetemp() / "mutant.cfg"
     path.write_bytes(text.encode("utf-8", "surrogatepass"))
     start = time.perf_counter()
-    ok, diags = check_file(str(path), img_size=img_size)
+    ok, diags, _ = check_file(str(path), img_size=img_size)
     assert time.perf_counter() - start < 1.0
     assert ok or any(d.severity == "error" for d in diags)
     for d in diags:

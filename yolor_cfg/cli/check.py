@@ -17,21 +17,21 @@ def add_parser(sub):
 
 
 def check_file(path: str, img_size=None, dialect=None):
-    """(ok, diagnostics) for one file; never raises for problems in the file."""
+    """(ok, diagnostics, graph or None) for one file; never raises for problems in the file."""
     try:
         graph = load_graph(path, img_size, dialect)
     except CfgError as exc:
-        return False, exc.diagnostics
-    return True, graph.warnings
+        return False, exc.diagnostics, None
+    return True, graph.warnings, graph
 
 
 def run(args) -> int:
     status = 0
     for path in args.cfg:
-        ok, diags = check_file(path, args.img, args.dialect)
+        ok, diags, graph = check_file(path, args.img, args.dialect)
         print_diagnostics(diags, args.show_source, sys.stdout)
         if ok:
-            print(f"{path}: ok")
+            print(f"{path}: ok (dialect {graph.dialect.name}: {graph.dialect_reason})")
         else:
             status = 2
     return status
