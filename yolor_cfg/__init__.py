@@ -12,6 +12,7 @@ _LAZY = {
     "compile": ("yolor_cfg.api", "compile"),
     "load": ("yolor_cfg.io.checkpoint", "load_checkpoint"),
     "load_graph": ("yolor_cfg.graph", "load_graph"),
+    "import_checkpoint": ("yolor_cfg.importer", "import_checkpoint"),
     "parse_text": ("yolor_cfg.frontend", "parse_text"),
     "CfgError": ("yolor_cfg.errors", "CfgError"),
     "WeightsError": ("yolor_cfg.errors", "WeightsError"),

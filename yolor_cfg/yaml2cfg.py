@@ -175,18 +175,27 @@ def _load_model_yaml(path: Path) -> dict:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         raise YamlError(f"{where}: YAML syntax error: {getattr(exc, 'problem', None) or exc}") from None
+    _check_model_yaml(spec, path)
+    return spec
+
+
+def _check_model_yaml(spec, path: Path) -> None:
     if not isinstance(spec, dict):
         raise YamlError(f"{path}: a model YAML is a mapping with nc, anchors, backbone and head")
     missing = [k for k in ("nc", "anchors", "backbone", "head") if k not in spec]
     if missing:
         raise YamlError(f"{path}: a model YAML needs {', '.join(missing)} (it has {', '.join(map(str, spec)) or 'nothing'})")
-    return spec
 
 
-def yaml_to_cfg(yaml_path: str | Path, img_size: int | None = None) -> str:
-    """The cfg text for a paper-branch model YAML (with its key map at the end)."""
-    path = Path(yaml_path)
-    spec = _load_model_yaml(path)
+def yaml_to_cfg(yaml_path: str | Path | dict, img_size: int | None = None, name: str | None = None) -> str:
+    """The cfg text for a paper-branch model YAML (a file, or its parsed mapping, e.g. the ``yaml``
+    a checkpoint's model carries) with its key map at the end."""
+    if isinstance(yaml_path, dict):
+        spec, path = yaml_path, Path(name or "model.yaml")
+        _check_model_yaml(spec, path)
+    else:
+        path = Path(yaml_path)
+        spec = _load_model_yaml(path)
     nc, gd, gw = spec["nc"], spec.get("depth_multiple", 1.0), spec.get("width_multiple", 1.0)
     anchors = spec["anchors"]
     rows = list(spec["backbone"]) + list(spec["head"])

@@ -134,12 +134,13 @@ def test_the_python_api_checks_the_same_way(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_traceback_switch_shows_the_stack(capsys, monkeypatch):
-    with pytest.raises(UsageError):
-        main(["--traceback", "train", "--cfg", CFG, "--resume", "/nonexist.pt"])
+def test_traceback_switch_shows_the_stack(files, monkeypatch):
+    argv = ["val", "--cfg", CFG, "--weights", str(files / "empty.pt"), "--data", "synth"]
+    with pytest.raises(WeightsError):
+        main(["--traceback", *argv])
     monkeypatch.setenv("YOLOR_CFG_DEBUG", "1")
-    with pytest.raises(UsageError):
-        main(["train", "--cfg", CFG, "--resume", "/nonexist.pt"])
+    with pytest.raises(WeightsError):
+        main(argv)
 
 
 def test_run_folders_are_claimed_atomically(tmp_path):

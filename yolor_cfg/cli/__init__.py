@@ -14,7 +14,7 @@ from ..errors import CfgError, YolorCfgError
 from .common import report_cfg_error
 
 SUBCOMMANDS = ("info", "check", "convert", "export", "verify", "data", "train", "val", "detect", "demo", "draw",
-               "yaml2cfg", "set-classes", "benchmark")
+               "yaml2cfg", "set-classes", "benchmark", "import")
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict]:
@@ -24,7 +24,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
     sub = parser.add_subparsers(dest="command", required=True)
     modules = {}
     for name in SUBCOMMANDS:
-        module = importlib.import_module(f"yolor_cfg.cli.{name.replace('-', '_')}")
+        module = importlib.import_module(f"yolor_cfg.cli.{name.replace('-', '_')}" + ("_" if name == "import" else ""))
         module.add_parser(sub)
         modules[name] = module
     return parser, modules

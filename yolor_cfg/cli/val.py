@@ -27,10 +27,10 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    data = DataConfig.load(args.data)
     model = compile(args.cfg, img_size=args.img)
     if args.weights:
         model.load_weights(args.weights)
+    data = DataConfig.load(args.data)
     index = build_index(data, "val")
     print(f"val: {index.summary()}")
     loader = torch.utils.data.DataLoader(DetectionDataset(index, args.img), batch_size=args.batch,

@@ -34,12 +34,11 @@ def read_torch_file(path: str | Path) -> object:
         raise WeightsError(f"{path}: not a PyTorch file (no zip or pickle header); it is {what or 'binary data'}")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise WeightsError(
-            f"{path}: refused to unpickle: the file holds Python objects, not only tensors "
-            f"(a whole pickled model, or code). Re-save it as a state dict, e.g. "
-            f"torch.save(ckpt['model'].state_dict(), 'weights.pt') in the code that wrote it. ({exc})"
-        ) from None
+    except pickle.UnpicklingError:
+        # a whole pickled model (YOLOR paper branch, yolov7): read with inert stand-ins, never run
+        from .pickled import load_restricted
+
+        return load_restricted(path)
     except (RuntimeError, EOFError, IndexError, KeyError, ValueError, UnicodeDecodeError) as exc:  # damaged files
         size = Path(path).stat().st_size
         reason = str(exc).strip() or type(exc).__name__
@@ -52,9 +51,14 @@ def _is_state_dict(obj) -> bool:
 
 
 def extract_state_dict(obj, path: str = "<checkpoint>", key: str | None = None) -> dict[str, torch.Tensor]:
-    """The state dict inside a checkpoint: a bare state dict, or {'model'|'state_dict'|'ema': ...}."""
+    """The state dict inside a checkpoint: a bare state dict, {'model'|'state_dict'|'ema': ...}, or a
+    whole pickled model (its ``ema`` preferred, float16 tensors as float32)."""
+    from .pickled import is_pickled_model, pickled_model
+
     if _is_state_dict(obj):
         return obj
+    if is_pickled_model(obj) and key is None:
+        return pickled_model(obj).state_dict
     if isinstance(obj, dict):
         keys = [key] if key else ["model", "state_dict", "ema", "ema_state_dict"]
         for k in keys:
