@@ -18,4 +18,16 @@ def shared_path(*parts: str) -> Path:
     pytest.skip(f"{'/'.join(parts)} is neither in tests/fixtures nor in ../shared")
 
 
+def assert_reproduces(model, fixture, atol: float = 1e-4) -> None:
+    """``model`` (eval mode) gives a golden fixture's ``eval_x2`` and ``eval_raw_x2`` for its ``x2``."""
+    import torch
+
+    assert model.num_params() == fixture["n_params"]
+    with torch.no_grad():
+        dets, raw = model.eval()(fixture["x2"])
+    torch.testing.assert_close(dets, fixture["eval_x2"], atol=atol, rtol=1e-5)
+    for ours, ref in zip(raw, fixture["eval_raw_x2"]):
+        torch.testing.assert_close(ours, ref, atol=atol, rtol=1e-5)
+
+
 HEADER = "[net]\nwidth=64\nheight=64\nchannels=3\n"

@@ -11,7 +11,7 @@ from yolor_cfg.frontend import parse_text
 from yolor_cfg.graph import build_graph, load_graph
 from yolor_cfg.yaml2cfg import yaml_to_cfg
 
-from .helpers import shared_path
+from .helpers import assert_reproduces, shared_path
 
 CFG = Path(__file__).resolve().parents[1] / "cfg"
 PARAMS = {"yolor_p6": 37_265_016, "yolor_w6": 79_873_400, "yolor_e6": 115_909_400, "yolor_d6": 151_782_680,
@@ -42,12 +42,7 @@ def test_yaml2cfg_reproduces_paper_outputs(tmp_path, capsys):
     torch.save({"model": fixture["state_dict"], "epoch": 1}, weights)
     model = yolor_cfg.compile(out).eval()
     model.load_weights(weights)  # paper-branch keys, through the cfg's key map
-    assert model.num_params() == fixture["n_params"]
-    with torch.no_grad():
-        dets, raw = model(fixture["x2"])
-    torch.testing.assert_close(dets, fixture["eval_x2"], atol=1e-4, rtol=1e-5)
-    for ours, ref in zip(raw, fixture["eval_raw_x2"]):
-        torch.testing.assert_close(ours, ref, atol=1e-4, rtol=1e-5)
+    assert_reproduces(model, fixture)
     assert model.strides == fixture["stride"].tolist()
 
 

@@ -10,7 +10,7 @@ from yolor_cfg.cli import main
 from yolor_cfg.errors import WeightsError
 from yolor_cfg.io.pickled import read_pickled_model
 
-from ..helpers import shared_path
+from ..helpers import assert_reproduces, shared_path
 
 
 @pytest.fixture(scope="module")
@@ -25,18 +25,11 @@ def test_paper_checkpoint_imports_and_reproduces_the_fixture(tmp_path, paper, ca
     assert main(["import", str(ckpt), "--out", str(tmp_path / "out"), "--img", "128"]) == 0
     out = capsys.readouterr().out
     assert "took models.yolo.Model from 'model': 326 tensors, all placed" in out and "113,296 parameters" in out
-    model = yolor_cfg.load(tmp_path / "out" / f"{ckpt.stem}.pt").eval()
-    assert model.num_params() == paper["n_params"]
-    with torch.no_grad():
-        dets, raw = model(paper["x2"])
-    torch.testing.assert_close(dets, paper["eval_x2"], atol=1e-4, rtol=1e-5)
-    for ours, ref in zip(raw, paper["eval_raw_x2"]):
-        torch.testing.assert_close(ours, ref, atol=1e-4, rtol=1e-5)
+    assert_reproduces(yolor_cfg.load(tmp_path / "out" / f"{ckpt.stem}.pt"), paper)
     # load_weights takes the pickled checkpoint as it is, into the imported cfg
-    again = yolor_cfg.compile(tmp_path / "out" / f"{ckpt.stem}.cfg").eval()
+    again = yolor_cfg.compile(tmp_path / "out" / f"{ckpt.stem}.cfg")
     again.load_weights(ckpt)
-    with torch.no_grad():
-        torch.testing.assert_close(again(paper["x2"])[0], paper["eval_x2"], atol=1e-4, rtol=1e-5)
+    assert_reproduces(again, paper)
 
 
 def test_fp16_checkpoint_prefers_ema_and_says_it_converted():
