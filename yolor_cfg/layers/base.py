@@ -99,6 +99,9 @@ class LayerKind:
     implicit_source: ClassVar[bool] = False  # a learned tensor with no input (fold_implicit reads it)
     implicit_op: ClassVar[str | None] = None  # 'add' | 'mul' | 'cat': applies an implicit tensor to its input
     passes_channels: ClassVar[bool] = False  # output channels = the previous layer's (heads trace filters= back)
+    # A cfg snippet that uses the kind, read after ``[net]`` 32x32x3 and a first 8-channel convolution (layer 0);
+    # tests/layers/test_registry.py compiles, runs, differentiates and round-trips it for every kind.
+    example: ClassVar[str] = ""
     summary: ClassVar[str] = ""
 
     def all_options(self) -> dict[str, Opt]:

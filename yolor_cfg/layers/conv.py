@@ -34,6 +34,7 @@ class ConvBlock(nn.Module):
 
 @register
 class Convolutional(LayerKind):
+    example = "[convolutional]\nbatch_normalize=1\nfilters=4\nsize=3\nstride=2\npad=1\nactivation=mish\n"
     name = "convolutional"
     aliases = ("conv",)
     summary = "2-D convolution with optional batch norm and activation"
@@ -123,6 +124,7 @@ class ConnectedBlock(nn.Module):
 
 @register
 class Connected(LayerKind):
+    example = "[maxpool]\nsize=4\nstride=4\n[connected]\noutput=5\nbatch_normalize=1\nactivation=leaky\n"
     yolor_builds = False
     name = "connected"
     aliases = ("conn",)
@@ -165,6 +167,7 @@ class BatchNormBlock(nn.Module):
 
 @register
 class BatchNorm(LayerKind):
+    example = "[batchnorm]\n"
     yolor_builds = False
     name = "batchnorm"
     summary = "standalone batch normalisation (scale and shift per channel)"
@@ -192,6 +195,7 @@ class ActivationBlock(nn.Module):
 
 @register
 class Activation(LayerKind):
+    example = "[activation]\nactivation=relu\n"
     yolor_builds = False
     name = "activation"
     summary = "element-wise activation"

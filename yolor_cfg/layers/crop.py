@@ -35,6 +35,7 @@ class Crop(nn.Module):
 
 @register
 class CropKind(LayerKind):
+    example = "[crop]\ncrop_width=28\ncrop_height=24\nnoadjust=1\n"
     name = "crop"
     yolor_builds = False
     summary = "centre crop at inference (random crop and flip while training); x -> 2x - 1 unless noadjust=1"

@@ -119,6 +119,7 @@ def _check_filters(node, in_shapes, ctx, per_anchor: int, count: int):
 
 @register
 class Yolo(LayerKind):
+    example = "[convolutional]\nfilters=21\nsize=1\nactivation=linear\n[yolo]\nmask=0,1,2\nanchors=10,13,16,30,33,23\nclasses=2\nnum=3\n"
     name = "yolo"
     is_head = True
     summary = "YOLO detection head (anchors from mask=; decoding by dialect)"
@@ -153,6 +154,7 @@ class Yolo(LayerKind):
 
 @register
 class Region(LayerKind):
+    example = "[convolutional]\nfilters=14\nsize=1\nactivation=linear\n[region]\nanchors=1,1,2,2\nclasses=2\nnum=2\nsoftmax=1\n"
     yolor_builds = False
     name = "region"
     is_head = True

@@ -145,8 +145,12 @@ def _implicit_kind(name: str, mean: float, two_d: bool, what: str):
     if two_d:
         options = {"filters": options["filters"], "std": options["std"], "model": options["model"],
                    "atoms": Int(required=True, min=1, doc="the number of 2-D atoms")}
+    apply = {"add": "shift_channels", "mul": "control_channels", "cat": "alternate_channels"}[name.split("_")[1]]
+    size = "filters=32\natoms=32\n" if two_d else "filters=8\nmodel=nn\n" if name == "implicit_add" else "filters=8\n"
+    example = f"[{name}]\n{size}[route]\nlayers=0\n[{apply}{'_2d' if two_d else ''}]\nfrom=-2\n"
     return register(type(name, (_ImplicitKind,), {
-        "name": name, "mean": mean, "two_d": two_d, "options": options, "summary": f"YOLOR: learned {what}"}))
+        "name": name, "mean": mean, "two_d": two_d, "options": options, "summary": f"YOLOR: learned {what}",
+        "example": example}))
 
 
 for _two_d in (False, True):
@@ -206,7 +210,10 @@ for _two_d in (False, True):
     _sfx = "_2d" if _two_d else ""
     for _name, _op, _what in (("shift_channels", "add", "add"), ("control_channels", "mul", "multiply by"),
                               ("alternate_channels", "cat", "concatenate before the features")):
-        register(type(_name + _sfx, (_ApplyKind,), {"name": _name + _sfx, "op": _op, "two_d": _two_d,
+        _source = f"implicit_{_op}{_sfx}"
+        _size = "filters=32\natoms=32" if _two_d else "filters=8"
+        _example = f"[{_source}]\n{_size}\n[route]\nlayers=0\n[{_name}{_sfx}]\nfrom=-2\n"
+        register(type(_name + _sfx, (_ApplyKind,), {"name": _name + _sfx, "op": _op, "two_d": _two_d, "example": _example,
                                                     "implicit_op": None if _two_d else _op,
                                                     "passes_channels": _op != "cat",
                                                     "summary": f"YOLOR: {_what} an implicit tensor"}))

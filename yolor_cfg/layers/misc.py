@@ -10,6 +10,7 @@ from .base import LayerKind, register
 
 @register
 class Silence(LayerKind):
+    example = "[silence]\n"
     name = "silence"
     aliases = ("empty",)
     summary = "passes the previous layer through"
@@ -28,6 +29,7 @@ class Dropout(nn.Module):
 
 @register
 class DropoutKind(LayerKind):
+    example = "[dropout]\nprobability=0.3\n"
     name = "dropout"
     summary = "dropout while training, identity at inference"
     inference_identity = True
@@ -41,6 +43,7 @@ class DropoutKind(LayerKind):
 
 @register
 class Cost(LayerKind):
+    example = "[avgpool]\n[cost]\n"
     yolor_builds = False
     name = "cost"
     summary = "training cost of a classifier; identity at inference"
@@ -62,6 +65,7 @@ class Softmax(nn.Module):
 
 @register
 class SoftmaxKind(LayerKind):
+    example = "[avgpool]\n[softmax]\n"
     yolor_builds = False
     name = "softmax"
     aliases = ("soft",)

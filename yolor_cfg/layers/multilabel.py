@@ -30,6 +30,7 @@ class MultiLabelHead(nn.Module):
 
 @register
 class MultiLabel(LayerKind):
+    example = "[convolutional]\nfilters=21\nsize=1\nactivation=linear\n[yolo]\nmask=0,1,2\nanchors=10,13,16,30,33,23\nclasses=2\nnum=3\n[multilabel]\nfrom=0\nclasses=2\nimplicit=both\n"
     name = "multilabel"
     aux_output = "multilabel"
     summary = "image-level multi-label classifier on a feature layer (joint detection and classification)"

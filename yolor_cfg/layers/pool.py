@@ -48,6 +48,7 @@ class DarknetPool(nn.Module):
 
 @register
 class MaxPool(LayerKind):
+    example = "[maxpool]\nsize=3\nstride=2\n"
     name = "maxpool"
     aliases = ("max",)
     summary = "max pooling (Darknet's or YOLOR's padding rule, by dialect)"
@@ -96,6 +97,7 @@ class MaxPool(LayerKind):
 
 @register
 class LocalAvgPool(MaxPool):
+    example = "[local_avgpool]\nsize=3\nstride=2\n"
     name = "local_avgpool"
     aliases = ("local_avg",)
     summary = "average pooling over a window (padded cells not counted)"
@@ -110,6 +112,7 @@ class GlobalAvgPool(nn.Module):
 
 @register
 class AvgPool(LayerKind):
+    example = "[avgpool]\n"
     name = "avgpool"
     aliases = ("avg",)
     summary = "global average pooling to one value per channel"
@@ -133,6 +136,7 @@ class Upsample(nn.Module):
 
 @register
 class UpsampleKind(LayerKind):
+    example = "[upsample]\nstride=2\n"
     name = "upsample"
     summary = "nearest-neighbour upsampling by stride (values times scale)"
     options = {"stride": Int(2, min=1, doc="a positive factor; Darknet's negative (reverse) stride is not "

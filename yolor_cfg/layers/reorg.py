@@ -33,6 +33,7 @@ class ReorgDarknet(nn.Module):
 
 @register
 class Reorg(LayerKind):
+    example = "[reorg]\nstride=2\n"
     name = "reorg"
     summary = "space-to-depth: yolor dialect 2x2 in YOLOR's order; darknet dialect Darknet's reorg"
     options = {"stride": Int(None, min=1), "reverse": Int(0, min=0, doc="")}
@@ -117,6 +118,7 @@ class DWTBlock(nn.Module):
 @register
 class DWT(LayerKind):
     name = "dwt"
+    example = "[dwt]\n"
     summary = "YOLOR: Haar wavelet down-sampling (4x channels, half size)"
     yolor_only = True
 

@@ -36,6 +36,7 @@ class Concat(nn.Module):
 
 @register
 class Route(LayerKind):
+    example = "[convolutional]\nfilters=4\nsize=1\nactivation=leaky\n[route]\nlayers=-1,0\ngroups=2\ngroup_id=1\n"
     name = "route"
     summary = "concatenate layers along channels (optionally one channel group of each)"
     options = {"layers": Ints(required=True, doc="the layers to concatenate, e.g. layers=-1,61"),
@@ -68,6 +69,7 @@ class Route(LayerKind):
 
 @register
 class RouteLHalf(Route):
+    example = "[route_lhalf]\nlayers=0\n"
     name = "route_lhalf"
     summary = "YOLOR: concatenate the first half of each layer's channels"
     options = {"layers": Ints(required=True, doc="the layers to take the first half of")}
@@ -153,6 +155,7 @@ class WeightedResidualYolor(nn.Module):
 
 @register
 class Shortcut(LayerKind):
+    example = "[convolutional]\nfilters=8\nsize=1\nactivation=leaky\n[shortcut]\nfrom=0\nweights_type=per_channel\nweights_normalization=softmax\nactivation=linear\n"
     name = "shortcut"
     summary = "residual: add earlier layers to the previous one (optionally weighted)"
     options = {"from": Ints(required=True, doc="the layer(s) to add, e.g. from=-3"),
@@ -221,6 +224,7 @@ def _broadcastable(small: Shape, big: Shape) -> bool:
 
 @register
 class ScaleChannels(LayerKind):
+    example = "[avgpool]\n[convolutional]\nfilters=8\nsize=1\nactivation=logistic\n[scale_channels]\nfrom=0\n"
     name = "scale_channels"
     summary = "multiply a feature map (from=) by the previous layer's per-channel (or per-pixel) scale"
     options = {"from": Int(required=True), "scale_wh": Int(0, min=0),
@@ -244,6 +248,7 @@ class ScaleChannels(LayerKind):
 
 @register
 class SAM(LayerKind):
+    example = "[convolutional]\nfilters=8\nsize=1\nactivation=logistic\n[sam]\nfrom=0\n"
     name = "sam"
     summary = "spatial attention: element-wise product of the previous layer and from="
     options = {"from": Int(required=True), "activation": Choice("linear", choices=ACTIVATION_NAMES)}
