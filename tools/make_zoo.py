@@ -31,6 +31,13 @@ FROM_YAML = {
     "yolor_d6": ("yolor-d6.yaml", "YOLOR-D6: the deeper YOLOR-E6 (the paper's D6)"),
     "yolor_ssss_dwt": ("yolor-ssss-dwt.yaml", "YOLOR-SSSS with a wavelet (DWT) stem"),
     "yolor_ssss_s2d": ("yolor-ssss-s2d.yaml", "YOLOR-SSSS with a space-to-depth stem"),
+    "yolov7_tiny": ("yolov7/yolov7-tiny.yaml", "yolov7-tiny (training form): LeakyReLU, ELAN blocks, IDetect"),
+    "yolov7": ("yolov7/yolov7.yaml", "yolov7 (training form): ELAN, MP, SPPCSPC, RepConv heads, IDetect"),
+    "yolov7x": ("yolov7/yolov7x.yaml", "yolov7x (training form): the wider yolov7"),
+    "yolov7_w6": ("yolov7/yolov7-w6.yaml", "yolov7-w6 (training form): P6, ReOrg stem, IAuxDetect"),
+    "yolov7_e6": ("yolov7/yolov7-e6.yaml", "yolov7-e6 (training form): yolov7-w6 with DownC, IAuxDetect"),
+    "yolov7_d6": ("yolov7/yolov7-d6.yaml", "yolov7-d6 (training form): the deeper yolov7-e6"),
+    "yolov7_e6e": ("yolov7/yolov7-e6e.yaml", "yolov7-e6e (training form): E-ELAN blocks with Shortcut, IAuxDetect"),
 }
 
 
@@ -50,9 +57,10 @@ def main() -> None:
     for name, (file, title) in FROM_YAML.items():
         converted = yaml_to_cfg(shared / "reference-arch" / file)
         info = summarize(build_graph(parse_text(converted, f"{name}.cfg")))
+        aux = " (auxiliary heads, training only, included; fuse() removes them)" if "aux=1" in converted else ""
         header = [f"# {name}.cfg: {title}.",
                   f"# Input {info['input'][2]}x{info['input'][1]}x3; {info['params']:,} parameters; "
-                  f"{info['gflops']:.3f} GFLOPs at {info['input'][2]}x{info['input'][1]}.",
+                  f"{info['gflops']:.3f} GFLOPs at {info['input'][2]}x{info['input'][1]}{aux}.",
                   "# The #@keymap lines at the end load the paper branch's state dicts (model.load_weights)."]
         (ROOT / "cfg" / f"{name}.cfg").write_text("\n".join(header) + "\n" + converted)
         print(f"wrote cfg/{name}.cfg")

@@ -10,6 +10,7 @@ The key map is written at the end of the cfg as ``#@keymap`` comment lines, so t
 enough to load a paper-branch state dict (``model.load_weights(...)`` reads it)."""
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass, field
@@ -91,80 +92,222 @@ def _bn_part(w: _Writer, c: int, bn_prefix: str, part: slice) -> int:
     return w.section("activation", c, activation="silu")
 
 
-def _module(w: _Writer, name: str, args: list, src: list[int], n: int, prefix: str, nc: int, anchors) -> int:
-    c1 = w.ch(src[0])
-    if name == "Concat":
-        return w.section("route", sum(w.ch(s) for s in src), layers=",".join(map(str, src)))
-    x = w.goto(src[0])
-    if name == "Conv":
-        c2, k, s = args[0], args[1] if len(args) > 1 else 1, args[2] if len(args) > 2 else 1
-        return w.conv(c2, k, s, f"{prefix}.conv")
-    if name == "ReOrg":
-        return w.section("reorg", 4 * c1)
-    if name == "DWT":
-        index = w.section("dwt", 4 * c1)
-        w.keymap.append(f"{index}.DWT.xfm<-{prefix}.xfm")
-        return index
-    if name in ("nn.Upsample", "Upsample"):
-        return w.section("upsample", c1, stride=int(args[1]) if len(args) > 1 else 2)
-    if name == "DownC":
-        c2 = args[0]
-        w.conv(c1, 1, 1, f"{prefix}.cv1.conv")
-        a = w.conv(c2 // 2, 3, 2, f"{prefix}.cv2.conv")
-        w.goto(x)
-        w.section("maxpool", c1, size=2, stride=2)
-        b = w.conv(c2 // 2, 1, 1, f"{prefix}.cv3.conv")
-        return w.section("route", c2, layers=f"{a},{b}")
-    if name in ("BottleneckCSP", "BottleneckCSPF", "BottleneckCSP2"):
-        c2 = args[0]
-        c_ = c2 if name == "BottleneckCSP2" else int(c2 * 0.5)
+@dataclass
+class _Call:
+    """One YAML row being converted: its module's arguments, input layers and key prefix."""
+
+    args: list
+    src: list[int]  # cfg layers of the row's inputs
+    n: int  # repeats (inside the module)
+    prefix: str  # state-dict prefix, model.N
+    nc: int
+    anchors: list
+
+
+_ACTIVATIONS = {"nn.LeakyReLU(0.1)": "leaky", "nn.SiLU()": "silu", "nn.Identity()": "linear", "True": "silu",
+                "False": "linear", "None": "silu"}
+
+
+def _conv(w: _Writer, c: _Call) -> int:
+    """Conv(c2, k=1, s=1, p=None, g=1, act=SiLU): conv (no bias) + BN + activation."""
+    c2, k, s = c.args[0], c.args[1] if len(c.args) > 1 else 1, c.args[2] if len(c.args) > 2 else 1
+    if len(c.args) > 3 and c.args[3] not in (None, "None", k // 2):  # YAML reads a bare None as text
+        raise YamlError(f"{c.prefix}: Conv padding {c.args[3]} (other than k//2) is not converted")
+    if len(c.args) > 4 and c.args[4] != 1:
+        raise YamlError(f"{c.prefix}: grouped Conv (g={c.args[4]}) is not converted")
+    act = str(c.args[5]) if len(c.args) > 5 else "True"
+    if act not in _ACTIVATIONS:
+        raise YamlError(f"{c.prefix}: Conv activation {act!r} is not one of {', '.join(_ACTIVATIONS)}")
+    return w.conv(c2, k, s, f"{c.prefix}.conv", act=_ACTIVATIONS[act])
+
+
+def _concat(w: _Writer, c: _Call) -> int:
+    return w.section("route", sum(w.ch(s) for s in c.src), layers=",".join(map(str, c.src)))
+
+
+def _shortcut(w: _Writer, c: _Call) -> int:
+    """Shortcut([a, b]): a + b."""
+    w.goto(c.src[0])
+    return w.section("shortcut", w.ch(c.src[0]), **{"from": c.src[1]}, activation="linear")
+
+
+def _maxpool(k: int | None = None, s: int | None = None):
+    """MP(): 2x2 stride 2; SP(k=3, s=1): k x k, padding k//2."""
+    def convert(w: _Writer, c: _Call) -> int:
+        size = k or (c.args[0] if c.args else 3)
+        stride = s or (c.args[1] if len(c.args) > 1 else 1)
+        return w.section("maxpool", w.ch(c.src[0]), size=size, stride=stride)
+    return convert
+
+
+def _reorg(w: _Writer, c: _Call) -> int:
+    return w.section("reorg", 4 * w.ch(c.src[0]))
+
+
+def _dwt(w: _Writer, c: _Call) -> int:
+    index = w.section("dwt", 4 * w.ch(c.src[0]))
+    w.keymap.append(f"{index}.DWT.xfm<-{c.prefix}.xfm")
+    return index
+
+
+def _upsample(w: _Writer, c: _Call) -> int:
+    return w.section("upsample", w.ch(c.src[0]), stride=int(c.args[1]) if len(c.args) > 1 else 2)
+
+
+def _downc(w: _Writer, c: _Call) -> int:
+    x, c1, c2 = c.src[0], w.ch(c.src[0]), c.args[0]
+    w.conv(c1, 1, 1, f"{c.prefix}.cv1.conv")
+    a = w.conv(c2 // 2, 3, 2, f"{c.prefix}.cv2.conv")
+    w.goto(x)
+    w.section("maxpool", c1, size=2, stride=2)
+    b = w.conv(c2 // 2, 1, 1, f"{c.prefix}.cv3.conv")
+    return w.section("route", c2, layers=f"{a},{b}")
+
+
+def _bottleneck_csp(kind: str):
+    def convert(w: _Writer, c: _Call) -> int:
+        x, c2, prefix = c.src[0], c.args[0], c.prefix
+        c_ = c2 if kind == "BottleneckCSP2" else int(c2 * 0.5)
         first = w.conv(c_, 1, 1, f"{prefix}.cv1.conv")
-        _bottlenecks(w, c_, n, shortcut=name != "BottleneckCSP2", prefix=prefix)
-        if name == "BottleneckCSP":  # y1 = cv3(m(cv1 x)): a plain conv, then the first BN part
+        _bottlenecks(w, c_, c.n, shortcut=kind != "BottleneckCSP2", prefix=prefix)
+        if kind == "BottleneckCSP":  # y1 = cv3(m(cv1 x)): a plain conv, then the first BN part
             a = w.conv(c_, 1, 1, f"{prefix}.cv3", bn_from=f"{prefix}.bn[0:{c_}]")
         else:
             a = _bn_part(w, c_, f"{prefix}.bn", slice(0, c_))
-        w.goto(first if name == "BottleneckCSP2" else x)
+        w.goto(first if kind == "BottleneckCSP2" else x)
         b = w.conv(c_, 1, 1, f"{prefix}.cv2", bn_from=f"{prefix}.bn[{c_}:{2 * c_}]")
         w.section("route", 2 * c_, layers=f"{a},{b}")
-        return w.conv(c2, 1, 1, f"{prefix}.{'cv3' if name == 'BottleneckCSP2' else 'cv4'}.conv")
-    if name == "SPPCSP":
-        c2 = args[0]
-        c_ = c2
-        w.conv(c_, 1, 1, f"{prefix}.cv1.conv")
-        w.conv(c_, 3, 1, f"{prefix}.cv3.conv")
-        x1 = w.conv(c_, 1, 1, f"{prefix}.cv4.conv")
-        pools = []
-        for k in (5, 9, 13):
-            w.goto(x1)
-            pools.append(w.section("maxpool", c_, size=k, stride=1))
-        w.section("route", 4 * c_, layers=",".join(map(str, [x1, *pools])))
-        w.conv(c_, 1, 1, f"{prefix}.cv5.conv")
-        w.conv(c_, 3, 1, f"{prefix}.cv6.conv")
-        a = _bn_part(w, c_, f"{prefix}.bn", slice(0, c_))
-        w.goto(x)
-        b = w.conv(c_, 1, 1, f"{prefix}.cv2", bn_from=f"{prefix}.bn[{c_}:{2 * c_}]")
-        w.section("route", 2 * c_, layers=f"{a},{b}")
-        return w.conv(c2, 1, 1, f"{prefix}.cv7.conv")
-    if name == "IDetect":
-        na = len(anchors[0]) // 2
-        flat = ", ".join(",".join(str(v) for v in row) for row in anchors)
-        no = na * (nc + 5)
-        last = None
-        for k, s in enumerate(src):
-            w.heading(f"head {k}: IDetect input {k} (layer {s})")
-            ia = w.section("implicit_add", w.ch(s), filters=w.ch(s))
-            im = w.section("implicit_mul", no, filters=no)
-            w.keymap += [f"{ia}.implicit<-{prefix}.ia.{k}.implicit", f"{im}.implicit<-{prefix}.im.{k}.implicit"]
-            w.section("route", w.ch(s), layers=s)
-            w.section("shift_channels", w.ch(s), **{"from": ia})
-            w.conv(no, 1, 1, f"{prefix}.m.{k}", act="linear", bn=False)
-            w.section("control_channels", no, **{"from": im})
-            mask = ",".join(str(k * na + j) for j in range(na))
-            last = w.section("yolo", no, mask=mask, anchors=flat, classes=nc, num=na * len(anchors))
-        w.keymap += [f"ignore<-{prefix}.anchors", f"ignore<-{prefix}.anchor_grid"]
-        return last
-    raise YamlError(f"{prefix}: module {name!r} is not one yolor-cfg converts (see MODULES.md)")
+        return w.conv(c2, 1, 1, f"{prefix}.{'cv3' if kind == 'BottleneckCSP2' else 'cv4'}.conv")
+    return convert
+
+
+def _spp_pools(w: _Writer, x1: int, c_: int) -> int:
+    pools = []
+    for k in (5, 9, 13):
+        w.goto(x1)
+        pools.append(w.section("maxpool", c_, size=k, stride=1))
+    return w.section("route", 4 * c_, layers=",".join(map(str, [x1, *pools])))
+
+
+def _sppcsp(w: _Writer, c: _Call) -> int:
+    """The paper branch's SPPCSP: one joint BatchNorm over cat(y1, y2)."""
+    x, c2, prefix = c.src[0], c.args[0], c.prefix
+    c_ = c2
+    w.conv(c_, 1, 1, f"{prefix}.cv1.conv")
+    w.conv(c_, 3, 1, f"{prefix}.cv3.conv")
+    x1 = w.conv(c_, 1, 1, f"{prefix}.cv4.conv")
+    _spp_pools(w, x1, c_)
+    w.conv(c_, 1, 1, f"{prefix}.cv5.conv")
+    w.conv(c_, 3, 1, f"{prefix}.cv6.conv")
+    a = _bn_part(w, c_, f"{prefix}.bn", slice(0, c_))
+    w.goto(x)
+    b = w.conv(c_, 1, 1, f"{prefix}.cv2", bn_from=f"{prefix}.bn[{c_}:{2 * c_}]")
+    w.section("route", 2 * c_, layers=f"{a},{b}")
+    return w.conv(c2, 1, 1, f"{prefix}.cv7.conv")
+
+
+def _sppcspc(w: _Writer, c: _Call) -> int:
+    """yolov7's SPPCSPC: every convolution with its own BatchNorm (hidden c_ = c2)."""
+    x, c2, prefix = c.src[0], c.args[0], c.prefix
+    c_ = c2
+    w.conv(c_, 1, 1, f"{prefix}.cv1.conv")
+    w.conv(c_, 3, 1, f"{prefix}.cv3.conv")
+    x1 = w.conv(c_, 1, 1, f"{prefix}.cv4.conv")
+    _spp_pools(w, x1, c_)
+    w.conv(c_, 1, 1, f"{prefix}.cv5.conv")
+    a = w.conv(c_, 3, 1, f"{prefix}.cv6.conv")
+    w.goto(x)
+    b = w.conv(c_, 1, 1, f"{prefix}.cv2.conv")
+    w.section("route", 2 * c_, layers=f"{a},{b}")
+    return w.conv(c2, 1, 1, f"{prefix}.cv7.conv")
+
+
+def _repconv(w: _Writer, c: _Call) -> int:
+    """RepConv(c2, k=3, s=1): one [repconv] section, yolov7's key names."""
+    c2, k, s = c.args[0], c.args[1] if len(c.args) > 1 else 3, c.args[2] if len(c.args) > 2 else 1
+    index = w.section("repconv", c2, filters=c2, size=k, stride=s, activation="silu")
+    w.keymap += [f"{index}.{branch}<-{c.prefix}.{branch}" for branch in ("rbr_dense", "rbr_1x1", "rbr_identity")]
+    return index
+
+
+def _detect_head(w: _Writer, c: _Call, k: int, s: int, level: int, key: str, implicit: bool, aux: bool) -> int:
+    na = len(c.anchors[0]) // 2
+    no = na * (c.nc + 5)
+    flat = ", ".join(",".join(str(v) for v in row) for row in c.anchors)
+    mask = ",".join(str(level * na + j) for j in range(na))
+    w.heading(f"head {k}: auxiliary, training only, level {level} (layer {s})" if aux else
+              f"head {k}: {'IDetect' if implicit else 'Detect'} input {k} (layer {s})")
+    if implicit:
+        ia = w.section("implicit_add", w.ch(s), filters=w.ch(s))
+        im = w.section("implicit_mul", no, filters=no)
+        w.keymap += [f"{ia}.implicit<-{c.prefix}.ia.{level}.implicit", f"{im}.implicit<-{c.prefix}.im.{level}.implicit"]
+        w.section("route", w.ch(s), layers=s)
+        w.section("shift_channels", w.ch(s), **{"from": ia})
+    else:
+        w.goto(s)
+    w.conv(no, 1, 1, f"{c.prefix}.{key}.{level}", act="linear", bn=False)
+    if implicit:
+        w.section("control_channels", no, **{"from": im})
+    options = {"mask": mask, "anchors": flat, "classes": c.nc, "num": na * len(c.anchors)}
+    return w.section("yolo", no, **options, **({"aux": 1} if aux else {}))
+
+
+def _idetect(w: _Writer, c: _Call) -> int:
+    """IDetect: per level, ImplicitA -> 1x1 conv (bias) -> ImplicitM -> [yolo]."""
+    last = None
+    for k, s in enumerate(c.src):
+        last = _detect_head(w, c, k, s, k, "m", implicit=True, aux=False)
+    w.keymap += [f"ignore<-{c.prefix}.anchors", f"ignore<-{c.prefix}.anchor_grid"]
+    return last
+
+
+def _detect(w: _Writer, c: _Call) -> int:
+    """Detect (yolov7's deployment head): per level a 1x1 conv (bias) -> [yolo]."""
+    last = None
+    for k, s in enumerate(c.src):
+        last = _detect_head(w, c, k, s, k, "m", implicit=False, aux=False)
+    w.keymap += [f"ignore<-{c.prefix}.anchors", f"ignore<-{c.prefix}.anchor_grid"]
+    return last
+
+
+def _iauxdetect(w: _Writer, c: _Call) -> int:
+    """IAuxDetect: lead heads on the first half of the inputs (as IDetect), then auxiliary heads (plain
+    1x1 conv, ``m2``) on the second half, marked training-only."""
+    half = len(c.src) // 2
+    last = None
+    for k, s in enumerate(c.src):
+        level = k % half
+        last = _detect_head(w, c, k, s, level, "m" if k < half else "m2", implicit=k < half, aux=k >= half)
+    w.keymap += [f"ignore<-{c.prefix}.anchors", f"ignore<-{c.prefix}.anchor_grid"]
+    return last
+
+
+CONVERTERS = {
+    "Conv": _conv, "Concat": _concat, "Shortcut": _shortcut, "MP": _maxpool(2, 2), "SP": _maxpool(),
+    "ReOrg": _reorg, "DWT": _dwt, "nn.Upsample": _upsample, "Upsample": _upsample, "DownC": _downc,
+    "BottleneckCSP": _bottleneck_csp("BottleneckCSP"), "BottleneckCSPF": _bottleneck_csp("BottleneckCSPF"),
+    "BottleneckCSP2": _bottleneck_csp("BottleneckCSP2"), "SPPCSP": _sppcsp, "SPPCSPC": _sppcspc,
+    "RepConv": _repconv, "Detect": _detect, "IDetect": _idetect, "IAuxDetect": _iauxdetect,
+}
+"""YAML module name -> converter writing its sections (and key map) and returning its output layer."""
+# modules whose first argument is a channel count scaled by width_multiple
+_WIDTH_SCALED = ("Conv", "DownC", "BottleneckCSP", "BottleneckCSPF", "BottleneckCSP2", "SPPCSP", "SPPCSPC", "RepConv")
+# modules that read each of their inputs where it was made (the detection heads)
+_READS_SOURCES = ("Detect", "IDetect", "IAuxDetect")
+# modules a YAML row repeats n times as separate modules (the others repeat inside)
+_ROW_REPEATED = ("Conv", "ReOrg", "DWT", "nn.Upsample", "RepConv")
+
+
+def _module(w: _Writer, name: str, call: _Call) -> int:
+    convert = CONVERTERS.get(name)
+    if convert is None:
+        raise YamlError(f"{call.prefix}: module {name!r} is not one yolor-cfg converts "
+                        f"(it converts {', '.join(sorted(CONVERTERS))})")
+    if name != "Concat":  # the row's first input becomes the previous layer (a [route] when needed)
+        first = w.goto(call.src[0])
+        if name not in _READS_SOURCES:
+            call = dataclasses.replace(call, src=[first, *call.src[1:]])
+    return convert(w, call)
 
 
 def _load_model_yaml(path: Path) -> dict:
@@ -215,15 +358,15 @@ def yaml_to_cfg(yaml_path: str | Path | dict, img_size: int | None = None, name:
             src = [row_out[i - 1]]
         n = max(round(n * gd), 1) if n > 1 else n
         args = [nc if a == "nc" else anchors if a == "anchors" else a for a in args]
-        if m in ("Conv", "DownC", "BottleneckCSP", "BottleneckCSPF", "BottleneckCSP2", "SPPCSP"):
+        if m in _WIDTH_SCALED:
             args = [make_divisible(args[0] * gw), *args[1:]]
-        repeat = n if m in ("Conv", "ReOrg", "DWT", "nn.Upsample") else 1
+        repeat = n if m in _ROW_REPEATED else 1
         inner = 1 if repeat > 1 else n
-        w.heading(f"row {i}: {m}{tuple(args) if m != 'IDetect' else ''}" + (f" x{n}" if n > 1 else "")
+        w.heading(f"row {i}: {m}{tuple(args) if m not in ('IDetect', 'IAuxDetect') else ''}" + (f" x{n}" if n > 1 else "")
                   + ("" if refs == [-1] else f" from {refs}"))
         out = None
         for _ in range(repeat):
-            out = _module(w, m, args, src if out is None else [out], inner, f"model.{i}", nc, anchors)
+            out = _module(w, m, _Call(args, src if out is None else [out], inner, f"model.{i}", nc, anchors))
         row_out.append(out)
     footer = ["# ---- key map: cfg layer attribute <- paper-branch state dict prefix ----"]
     footer += [f"{KEYMAP_TAG} {entry}" for entry in w.keymap]

@@ -209,9 +209,9 @@ def test_malicious_pickle_is_refused_and_never_runs(tmp_path):
     evil = tmp_path / "evil.pt"
     torch.save({"model": _Evil(str(victim))}, evil)
     model = yolor_cfg.compile(shared_path("conformance", "all_layers.cfg"))
-    with pytest.raises(WeightsError, match=r"refused: the pickle names (pathlib\.\w*Path|\S*touch).*nothing in the file was run"):
+    with pytest.raises(WeightsError, match=r"refused: the pickle names \S+.*nothing in the file was run"):
         model.load_weights(evil)
-    with pytest.raises(WeightsError, match=r"refused: the pickle names (pathlib\.\w*Path|\S*touch)"):
+    with pytest.raises(WeightsError, match=r"refused: the pickle names \S+"):
         yolor_cfg.load(evil)
     assert not victim.exists()
 

@@ -63,6 +63,8 @@ class CompiledModel(nn.Module):
     def _index_graph(self, graph: Graph) -> None:
         self._inputs = [tuple(node.inputs) for node in graph.nodes]
         self._is_head = [node.spec.is_head for node in graph.nodes]
+        # training-only heads (yolov7's auxiliary heads): skipped at inference
+        self._train_only = [node.spec.is_head and not node.spec.inference_output(node) for node in graph.nodes]
         self._is_aux = [node.spec.aux_output is not None for node in graph.nodes]
         self._release = release_schedule(graph)
 
@@ -72,6 +74,8 @@ class CompiledModel(nn.Module):
         decoded, raw = [], []
         aux = None
         for i, module in enumerate(self.module_list):
+            if self._train_only[i] and not self.training:
+                continue
             y = module(*[x if j < 0 else outs[j] for j in self._inputs[i]])
             if self._is_head[i]:
                 if isinstance(y, tuple):
@@ -130,7 +134,16 @@ class CompiledModel(nn.Module):
     # ---- facts ----
     @property
     def heads(self):
+        """Every head module, in the order of the training outputs (training-only heads included)."""
         return [m for m, h in zip(self.module_list, self._is_head) if h]
+
+    @property
+    def head_is_train_only(self) -> list[bool]:
+        return [t for t, h in zip(self._train_only, self._is_head) if h]
+
+    @property
+    def inference_heads(self):
+        return [m for m, h, t in zip(self.module_list, self._is_head, self._train_only) if h and not t]
 
     @property
     def has_multilabel(self) -> bool:
@@ -138,7 +151,7 @@ class CompiledModel(nn.Module):
 
     @property
     def strides(self) -> list[float]:
-        return [m.stride[0] for m in self.heads]
+        return [m.stride[0] for m in self.inference_heads]
 
     @property
     def num_classes(self) -> int:

@@ -137,7 +137,7 @@ def export_onnx(model, out: str | Path, opts: ExportOptions | None = None) -> Ex
     x = torch.rand(opts.batch, 3, h, w, dtype=dtype)
     taps = _tap_layers(exported, x)
     wrapper = _Exported(exported, opts.raw, taps).eval()
-    n_main = len(exported.heads) if (opts.raw and exported.heads) else 1
+    n_main = len(exported.inference_heads) if (opts.raw and exported.heads) else 1
     main_names = [f"raw_{i}" for i in range(n_main)] if n_main > 1 or opts.raw else [OUTPUT]
     tap_names = [f"layer_{exported.graph.nodes[i].origin}" for i in taps]
     axes = {}
@@ -165,7 +165,7 @@ def export_onnx(model, out: str | Path, opts: ExportOptions | None = None) -> Ex
     meta = {
         "names": json.dumps(opts.names or getattr(model, "names", []) or []),
         "strides": json.dumps(exported.strides), "dialect": model.graph.dialect.name,
-        "anchors": json.dumps([hd.anchors.view(-1, 2).tolist() for hd in exported.heads]),
+        "anchors": json.dumps([hd.anchors.view(-1, 2).tolist() for hd in exported.inference_heads]),
         "input_size": json.dumps([h, w]), "fused": str(opts.fuse).lower(), "cfg": model.graph.text,
         "preprocessing": "RGB, float / 255, letterbox to input_size (pad 114), NCHW",
         "output": "nms: [N, 7] batch, x1, y1, x2, y2, score, class" if opts.nms else

@@ -92,6 +92,7 @@ class LayerKind:
     options: ClassVar[dict[str, Opt]] = {}
     yolor_only: ClassVar[bool] = False  # its presence selects the yolor dialect
     yolor_builds: ClassVar[bool] = True  # YOLOR's code builds it (False: its presence means darknet)
+    extension_keys: ClassVar[frozenset[str]] = frozenset()  # yolor-cfg's own keys: no dialect evidence
     is_head: ClassVar[bool] = False  # a detection head: its outputs are the model's outputs
     aux_output: ClassVar[str | None] = None  # an extra model output (e.g. 'multilabel' class logits)
     # pass hooks
@@ -129,7 +130,8 @@ class LayerKind:
             return [("yolor", None, f"[{node.kind}] is a YOLOR-only section")]
         if not self.yolor_builds:
             return [("darknet", None, f"[{node.kind}] is a Darknet section that YOLOR's code does not build")]
-        keys = sorted((k for k in node.given if k not in YOLOR_PARSER_KEYS), key=lambda k: node.loc_of(k).line)
+        keys = sorted((k for k in node.given if k not in YOLOR_PARSER_KEYS | self.extension_keys),
+                      key=lambda k: node.loc_of(k).line)
         return [("darknet", k, f"{k}= in [{node.kind}] is a Darknet key that YOLOR's cfg parser rejects")
                 for k in keys]
 
@@ -139,6 +141,10 @@ class LayerKind:
     def infer(self, node: Node, in_shapes: list[Shape], ctx: Context) -> Shape:
         """The output shape; raise NodeError where the inputs do not fit."""
         return in_shapes[0]
+
+    def inference_output(self, node: Node) -> bool:
+        """Whether the model returns this layer's output at inference (a head that is not training-only)."""
+        return self.is_head
 
     # ---- backend ----
     def build(self, node: Node, ctx: Context) -> nn.Module:

@@ -123,8 +123,14 @@ class Yolo(LayerKind):
     name = "yolo"
     is_head = True
     summary = "YOLO detection head (anchors from mask=; decoding by dialect)"
+    extension_keys = frozenset({"aux"})
+
+    def inference_output(self, node):
+        return not node.options["aux"]
     options = {"classes": Int(20, min=1), "num": Int(1, min=1), "mask": Ints(None, min=0),
                "anchors": Floats(None, min=0), "scale_x_y": Float(1.0), "new_coords": Int(0, min=0),
+               # yolor-cfg: a training-only head (yolov7's auxiliary heads): in the loss, never at inference
+               "aux": Int(0, min=0),
                **{k: Inert() for k in _YOLO_INERT}}
 
     def validate(self, node, ctx):

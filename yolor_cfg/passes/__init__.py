@@ -8,9 +8,10 @@ from .base import PassResult, WeightedGraph
 from .dce import dce
 from .fold_bn import fold_bn
 from .fold_implicit import fold_implicit
+from .fold_repconv import fold_repconv
 
-PASSES = {"fold_bn": fold_bn, "fold_implicit": fold_implicit, "dce": dce}
-FUSE_PIPELINE = ("fold_bn", "fold_implicit", "dce")
+PASSES = {"fold_repconv": fold_repconv, "fold_bn": fold_bn, "fold_implicit": fold_implicit, "dce": dce}
+FUSE_PIPELINE = ("fold_repconv", "fold_bn", "fold_implicit", "dce")
 
 
 @dataclass
@@ -22,6 +23,8 @@ class PipelineReport:
         parts = []
         for name in self.rewrites:
             n, d = len(self.rewrites[name]), len(self.declined[name])
+            if not n and not d:  # a pass with nothing to match (no [repconv] in most networks) says nothing
+                continue
             verb = "removed" if name == "dce" else "folded"
             parts.append(f"{name}: {n} {verb}" + (f", {d} declined" if d else ""))
         return " · ".join(parts)

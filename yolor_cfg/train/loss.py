@@ -46,23 +46,31 @@ class YoloLoss:
 
     raw_outputs: one tensor per head, batch x anchors x H x W x (5 + nc); targets: rows of
     (image index, class, x, y, w, h) normalised to 0-1. ``loss`` is already multiplied by the
-    batch size; ``items`` = (lbox, lobj, lcls, total), detached."""
+    batch size; ``items`` = (lbox, lobj, lcls, total), detached.
+
+    Training-only heads (yolov7's auxiliary heads, ``[yolo] aux=1``) get the same loss on their own,
+    added with weight AUX_WEIGHT as yolov7 weighs them; their targets are assigned like the lead
+    heads' (YOLOR's ratio matching), not by yolov7's OTA assigner."""
+
+    AUX_WEIGHT = 0.25
 
     def __init__(self, model, hyp: dict, gr: float = 1.0):
         heads = model.heads
-        self.anchor_vecs = [h.anchors.view(-1, 2) / h.anchors.new_tensor([h.stride[1], h.stride[0]]) for h in heads]
+        self.train_only = list(getattr(model, "head_is_train_only", [False] * len(heads)))
+        vecs = [h.anchors.view(-1, 2) / h.anchors.new_tensor([h.stride[1], h.stride[0]]) for h in heads]
+        self.lead_vecs = [v for v, t in zip(vecs, self.train_only) if not t]
+        self.aux_vecs = [v for v, t in zip(vecs, self.train_only) if t]
         self.nc = heads[0].nc
         self.hyp = hyp
         self.gr = gr
-        self.balance = level_balance(len(heads))
 
-    def build_targets(self, raw, targets):
+    def build_targets(self, raw, targets, anchor_vecs):
         tcls, tbox, indices, anch = [], [], [], []
         nt = targets.shape[0]
         gain = torch.ones(6, device=targets.device)
         off = _NEIGHBOURS.to(targets.device)
         g = 0.5
-        for i, anchors in enumerate(self.anchor_vecs):
+        for i, anchors in enumerate(anchor_vecs):
             anchors = anchors.to(targets.device, targets.dtype)
             gain[2:] = torch.tensor(raw[i].shape, device=targets.device)[[3, 2, 3, 2]].to(gain.dtype)
             a, t, offsets = targets.new_zeros(0, dtype=torch.long), targets * gain, 0
@@ -89,10 +97,22 @@ class YoloLoss:
         return tcls, tbox, indices, anch
 
     def __call__(self, raw: list[torch.Tensor], targets: torch.Tensor):
+        lead = [r for r, t in zip(raw, self.train_only) if not t]
+        lbox, lobj, lcls = self._heads_loss(lead, targets, self.lead_vecs)
+        if self.aux_vecs:
+            aux = self._heads_loss([r for r, t in zip(raw, self.train_only) if t], targets, self.aux_vecs)
+            lbox, lobj, lcls = (a + self.AUX_WEIGHT * b for a, b in zip((lbox, lobj, lcls), aux))
+        bs = raw[0].shape[0]
+        loss = lbox + lobj + lcls
+        return loss * bs, torch.cat((lbox, lobj, lcls, loss)).detach()
+
+    def _heads_loss(self, raw: list[torch.Tensor], targets: torch.Tensor, anchor_vecs):
+        """(lbox, lobj, lcls) of one set of heads, with YOLOR's gains."""
         device = targets.device
         h = self.hyp
+        balance = level_balance(len(raw))
         lcls, lbox, lobj = (torch.zeros(1, device=device) for _ in range(3))
-        tcls, tbox, indices, anchors = self.build_targets(raw, targets)
+        tcls, tbox, indices, anchors = self.build_targets(raw, targets, anchor_vecs)
         bce_cls = nn.BCEWithLogitsLoss(pos_weight=torch.tensor([h["cls_pw"]], device=device))
         bce_obj = nn.BCEWithLogitsLoss(pos_weight=torch.tensor([h["obj_pw"]], device=device))
         if h.get("fl_gamma", 0) > 0:
@@ -112,14 +132,9 @@ class YoloLoss:
                     t = torch.zeros_like(ps[:, 5:])
                     t[range(n), tcls[i]] = 1.0
                     lcls = lcls + bce_cls(ps[:, 5:], t)
-            lobj = lobj + bce_obj(pi[..., 4], tobj) * self.balance[i]
+            lobj = lobj + bce_obj(pi[..., 4], tobj) * balance[i]
         s = 3 / len(raw)
-        lbox = lbox * h["box"] * s
-        lobj = lobj * h["obj"] * s * (1.4 if len(raw) >= 4 else 1.0)
-        lcls = lcls * h["cls"] * s
-        bs = raw[0].shape[0]
-        loss = lbox + lobj + lcls
-        return loss * bs, torch.cat((lbox, lobj, lcls, loss)).detach()
+        return lbox * h["box"] * s, lobj * h["obj"] * s * (1.4 if len(raw) >= 4 else 1.0), lcls * h["cls"] * s
 
 
 class FocalLoss(nn.Module):

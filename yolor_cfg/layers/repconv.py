@@ -1,0 +1,109 @@
+"""[repconv]: yolov7's re-parameterisable convolution in its training form, and the exact single
+convolution it becomes at inference (the ``as_convolution`` capability, used by fold_repconv).
+
+Training form: act(BN(conv kxk(x)) + BN(conv 1x1(x)) + BN(x)); the identity branch BN(x) exists
+when the input has ``filters`` channels and stride is 1. No convolution has a bias. One section,
+not a 3x3 conv + 1x1 conv + batchnorm + shortcut: the branches share one input and one output and
+exist only to be summed, so one kind keeps yolov7's key names (``rbr_dense``, ``rbr_1x1``,
+``rbr_identity``) and its parameter count, and folds as a unit."""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from ..backends.activations import make_activation
+from ..options import Choice, Int
+from .base import LayerKind, NodeError, Shape, register
+from .conv import ACTIVATION_NAMES
+
+
+class RepConvBlock(nn.Module):
+    def __init__(self, c1: int, c2: int, k: int, stride: int, eps: float, activation: str):
+        super().__init__()
+        self.rbr_dense = nn.Sequential(nn.Conv2d(c1, c2, k, stride, k // 2, bias=False),
+                                       nn.BatchNorm2d(c2, eps=eps, momentum=0.03))
+        self.rbr_1x1 = nn.Sequential(nn.Conv2d(c1, c2, 1, stride, 0, bias=False),
+                                     nn.BatchNorm2d(c2, eps=eps, momentum=0.03))
+        self.rbr_identity = nn.BatchNorm2d(c1, eps=eps, momentum=0.03) if c1 == c2 and stride == 1 else None
+        self.activation = make_activation(activation)
+
+    def forward(self, x):
+        y = self.rbr_dense(x) + self.rbr_1x1(x)
+        if self.rbr_identity is not None:
+            y = y + self.rbr_identity(x)
+        return self.activation(y)
+
+
+def _bn_affine(p: dict, prefix: str, eps: float):
+    scale = p[f"{prefix}.weight"] / torch.sqrt(p[f"{prefix}.running_var"] + eps)
+    return scale, p[f"{prefix}.bias"] - p[f"{prefix}.running_mean"] * scale
+
+
+@register
+class RepConv(LayerKind):
+    name = "repconv"
+    yolor_only = True  # yolov7's, a member of the YOLOR family: its files follow YOLOR's semantics
+    summary = "yolov7 RepConv: kxk + 1x1 + identity BatchNorm branches, summed (folds to one kxk convolution)"
+    options = {"filters": Int(required=True, min=1), "size": Int(3, min=1), "stride": Int(1, min=1),
+               "activation": Choice("silu", choices=ACTIVATION_NAMES)}
+    example = "[repconv]\nfilters=8\n[repconv]\nfilters=4\nstride=2\nactivation=leaky\n"
+
+    def validate(self, node, ctx):
+        if node.options["size"] % 2 == 0:
+            raise NodeError(f"size={node.options['size']}: the kxk branch needs an odd size (3, 5, ...)", "size")
+
+    def _identity(self, node) -> bool:
+        return node.in_shapes[0].c == node.options["filters"] and node.options["stride"] == 1
+
+    def infer(self, node, in_shapes, ctx):
+        o, s = node.options, in_shapes[0]
+        h, w = (s.h - 1) // o["stride"] + 1, (s.w - 1) // o["stride"] + 1
+        return Shape(o["filters"], h, w, ctx.net_height / h)
+
+    def build(self, node, ctx):
+        o = node.options
+        return RepConvBlock(node.in_shapes[0].c, o["filters"], o["size"], o["stride"], ctx.dialect.bn_eps,
+                            o["activation"])
+
+    def darknet_layout(self, node):
+        o, c1 = node.options, node.in_shapes[0].c
+        c2, k = o["filters"], o["size"]
+
+        def bn(prefix, n):
+            return [(f"{prefix}.bias", (n,)), (f"{prefix}.weight", (n,)), (f"{prefix}.running_mean", (n,)),
+                    (f"{prefix}.running_var", (n,))]
+        out = bn("rbr_dense.1", c2) + [("rbr_dense.0.weight", (c2, c1, k, k))]
+        out += bn("rbr_1x1.1", c2) + [("rbr_1x1.0.weight", (c2, c1, 1, 1))]
+        return out + (bn("rbr_identity", c1) if self._identity(node) else [])
+
+    def num_params(self, node):
+        o, c1 = node.options, node.in_shapes[0].c
+        c2, k = o["filters"], o["size"]
+        return c2 * c1 * k * k + 2 * c2 + c2 * c1 + 2 * c2 + (2 * c1 if self._identity(node) else 0)
+
+    def macs(self, node):
+        o, s = node.options, node.shape
+        return s.h * s.w * o["filters"] * node.in_shapes[0].c * (o["size"] ** 2 + 1)
+
+    def as_convolution(self, node, params: dict, eps: float):
+        """The [convolutional] options and tensors that compute this layer exactly at inference:
+        each branch's BN scales its kernel (the 1x1 zero-padded to kxk, the identity a kxk kernel with
+        1 at the centre of channel i -> i) and the BN shifts add up to the bias."""
+        o, c1 = node.options, node.in_shapes[0].c
+        k = o["size"]
+        scale, shift = _bn_affine(params, "rbr_dense.1", eps)
+        weight = params["rbr_dense.0.weight"] * scale.view(-1, 1, 1, 1)
+        bias = shift
+        scale, shift = _bn_affine(params, "rbr_1x1.1", eps)
+        weight = weight + nn.functional.pad(params["rbr_1x1.0.weight"] * scale.view(-1, 1, 1, 1), [k // 2] * 4)
+        bias = bias + shift
+        if "rbr_identity.weight" in params:
+            scale, shift = _bn_affine(params, "rbr_identity", eps)
+            eye = torch.zeros_like(weight)
+            eye[torch.arange(c1), torch.arange(c1), k // 2, k // 2] = 1.0
+            weight = weight + eye * scale.view(-1, 1, 1, 1)
+            bias = bias + shift
+        options = {"filters": o["filters"], "size": k, "stride": o["stride"], "stride_x": o["stride"],
+                   "stride_y": o["stride"], "pad": 1, "padding": k // 2, "groups": 1, "dilation": 1,
+                   "batch_normalize": 0, "activation": o["activation"]}
+        return options, {"Conv2d.weight": weight, "Conv2d.bias": bias}
