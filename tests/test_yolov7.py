@@ -106,3 +106,23 @@ def test_fused_training_cfg_is_yolov7s_deployment_network(name, deploy):
     assert [n.kind for n in fused.graph.nodes] == [n.kind for n in reference.graph.nodes]
     if name == "yolov7":  # yolov7's fuse() reports 36,907,898: it still counts the 2,557 implicit values it folded
         assert fused.num_params() == 36_907_898 - 2_557
+
+
+def test_aux_heads_are_trained_at_a_quarter_weight():
+    from yolor_cfg.train.hyp import DEFAULT_HYP
+    from yolor_cfg.train.loss import YoloLoss
+
+    fx = fixture("yolov7_aux_mini")
+    model = converted("yolov7_aux_mini")
+    load_state_dict(model, fx["state_dict"], "aux")
+    model.train()
+    raw = model(fx["x2"])
+    targets = torch.tensor([[0, 1, 0.4, 0.5, 0.2, 0.3], [1, 2, 0.6, 0.3, 0.1, 0.2]])
+    loss_fn = YoloLoss(model, DEFAULT_HYP)
+    loss, _ = loss_fn(raw, targets)
+    lead = loss_fn._heads_loss(raw[:4], targets, loss_fn.lead_vecs)
+    aux = loss_fn._heads_loss(raw[4:], targets, loss_fn.aux_vecs)
+    torch.testing.assert_close(loss, sum(a + 0.25 * b for a, b in zip(lead, aux)) * 2)  # x batch size
+    loss.backward()
+    aux_convs = [model.module_list[n.inputs[0]] for n in model.graph.nodes if n.spec.is_head and n.options["aux"]]
+    assert len(aux_convs) == 4 and all(m.Conv2d.weight.grad.abs().sum() > 0 for m in aux_convs)
