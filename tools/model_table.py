@@ -16,7 +16,7 @@ START, END = "<!-- model-table:start -->", "<!-- model-table:end -->"
 # AP on COCO test-dev at the listed size, as the YOLOR paper reports it (None: not reported there)
 PAPER_AP = {"yolor_p6": 52.6, "yolor_w6": 54.1, "yolor_e6": 54.8, "yolor_d6": 55.4, "yolov4_p6": 54.5}
 ORDER = ["yolor_p6", "yolor_w6", "yolor_e6", "yolor_d6", "yolor_csp", "yolor_csp_x", "yolor_ssss_dwt",
-         "yolor_ssss_s2d", "yolov4_csp", "yolov4_p6", "yolor_tiny"]
+         "yolor_ssss_s2d", "yolov4_csp", "yolov4_p6", "yolor_tiny", "yolov7_tiny", "yolov7", "yolov7x", "yolov7_w6", "yolov7_e6", "yolov7_d6", "yolov7_e6e"]
 
 
 def table() -> str:

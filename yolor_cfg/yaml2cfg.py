@@ -1,13 +1,16 @@
-"""Convert a YOLOR paper-branch model YAML into an equivalent cfg, with a key map for its weights.
+"""Convert a model YAML of the YOLOR paper branch or of yolov7 into an equivalent cfg, with a key map
+for its weights.
 
-The modules (Conv, DownC, BottleneckCSP, BottleneckCSPF, BottleneckCSP2, SPPCSP, ReOrg, DWT,
-nn.Upsample, Concat, IDetect) are described in ../shared/reference-arch/MODULES.md. A joint
-BatchNorm over a concatenation becomes one BatchNorm per part: the plain 1x1 convolution of a CSP
-block becomes a BN+SiLU convolution holding the second part, and the bottleneck branch gets a
-``[batchnorm]`` + ``[activation]`` holding the first; parameters stay the same, one for one.
+``CONVERTERS`` holds one function per module: the paper branch's (Conv, DownC, BottleneckCSP,
+BottleneckCSPF, BottleneckCSP2, SPPCSP, ReOrg, DWT, nn.Upsample, Concat, IDetect; described in
+tests/fixtures/reference-arch/MODULES.md) and yolov7's (MP, SP, Shortcut, SPPCSPC, RepConv, Detect,
+IAuxDetect; tests/fixtures/reference-arch/yolov7/README.md). A joint BatchNorm over a concatenation
+becomes one BatchNorm per part: the plain 1x1 convolution of a CSP block becomes a BN+SiLU
+convolution holding the second part, and the bottleneck branch gets a ``[batchnorm]`` +
+``[activation]`` holding the first; parameters stay the same, one for one.
 
 The key map is written at the end of the cfg as ``#@keymap`` comment lines, so the cfg alone is
-enough to load a paper-branch state dict (``model.load_weights(...)`` reads it)."""
+enough to load a paper-branch or yolov7 state dict (``model.load_weights(...)`` reads it)."""
 from __future__ import annotations
 
 import dataclasses
