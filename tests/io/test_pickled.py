@@ -1,6 +1,8 @@
 """Whole-model checkpoints (YOLOR paper branch, yolov7) read safely, without their code."""
 import builtins
 import os
+import sys
+import types
 
 import pytest
 import torch
@@ -39,10 +41,24 @@ def test_fp16_checkpoint_prefers_ema_and_says_it_converted():
     assert "float16 tensors converted to float32" in model.describe() and model.yaml["nc"] == 3
 
 
-def test_unsupported_architecture_is_refused_before_writing(tmp_path, capsys):
-    code = main(["import", str(shared_path("reference-arch", "yolov7", "yolov7_mini_ckpt.pt")), "--out",
-                 str(tmp_path / "out")])
-    assert code == 1 and "module 'MP' is not one yolor-cfg converts" in capsys.readouterr().err
+def test_unsupported_architecture_is_refused_before_writing(tmp_path, capsys, monkeypatch):
+    """A checkpoint whose model YAML uses a module yaml2cfg does not convert: a message, nothing written."""
+    project = types.ModuleType("models.yolo")
+
+    class Model(torch.nn.Module):
+        pass
+
+    Model.__module__, Model.__qualname__, project.Model = "models.yolo", "Model", Model
+    monkeypatch.setitem(sys.modules, "models", types.ModuleType("models"))
+    monkeypatch.setitem(sys.modules, "models.yolo", project)
+    model = Model()
+    model.yaml = {"nc": 1, "anchors": [[10, 13, 16, 30, 33, 23]], "backbone": [[-1, 1, "C3", [16]]], "head": []}
+    model.add_module("conv", torch.nn.Conv2d(3, 16, 1))
+    path = tmp_path / "c3.pt"
+    torch.save({"epoch": 0, "model": model}, path)
+    monkeypatch.undo()  # the project's code is gone again when the file is read
+    code = main(["import", str(path), "--out", str(tmp_path / "out")])
+    assert code == 1 and "module 'C3' is not one yolor-cfg converts" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
 
