@@ -33,14 +33,6 @@ def summarize(graph: Graph) -> dict:
     }
 
 
-def _key_options(node) -> str:
-    o = node.options
-    if node.kind == "convolutional":
-        return (f"{o['filters']} {o['size']}x{o['size']}/{o['stride']}"
-                f"{' bn' if o['batch_normalize'] else ''} {o['activation']}")
-    return ""
-
-
 def format_table(graph: Graph, info: dict) -> str:
     lines = [f"{'idx':>4}  {'type':<18} {'line':>5}  {'inputs':<14} {'output (CxHxW)':<18} {'params':>12} "
              f"{'GFLOPs':>9}"]

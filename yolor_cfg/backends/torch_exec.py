@@ -202,7 +202,3 @@ class CompiledModel(nn.Module):
         if str(path).endswith(".weights"):
             return save_darknet_weights(self, path, extra.get("header"))
         return save_checkpoint(self, path, names, **extra)
-
-
-def build_model(graph: Graph) -> CompiledModel:
-    return CompiledModel(graph)

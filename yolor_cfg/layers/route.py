@@ -218,10 +218,6 @@ class Multiply(nn.Module):
         return self.activation(x * other)
 
 
-def _broadcastable(small: Shape, big: Shape) -> bool:
-    return all(a in (1, b) for a, b in zip(small.as_list(), big.as_list()))
-
-
 @register
 class ScaleChannels(LayerKind):
     example = "[avgpool]\n[convolutional]\nfilters=8\nsize=1\nactivation=logistic\n[scale_channels]\nfrom=0\n"
