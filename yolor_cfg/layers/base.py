@@ -84,6 +84,20 @@ class Context:
     nodes: list[Node]
 
 
+@dataclass(frozen=True)
+class AffineConv:
+    """The ``affine_conv`` capability: the layer computes act(BN(W * x + b)), and its tensors are here.
+    Passes fold constants into W and b through it without knowing the kind."""
+
+    weight: str  # key of W, (out, in / groups, k, k)
+    bias: str  # key of b (absent in the tensors when the layer has none: zero)
+    batchnorm: str | None  # prefix of its own BatchNorm (weight, bias, running_mean, running_var), if any
+    activation: str
+    size: int
+    padded: bool  # zero padding at the borders (a constant input is then not constant at its output)
+    groups: int = 1
+
+
 class LayerKind:
     """Base of all kinds. Subclasses set ``name`` and ``options`` and override hooks."""
 
@@ -141,6 +155,20 @@ class LayerKind:
     def infer(self, node: Node, in_shapes: list[Shape], ctx: Context) -> Shape:
         """The output shape; raise NodeError where the inputs do not fit."""
         return in_shapes[0]
+
+    # ---- pass capabilities ----
+    def affine_conv(self, node: Node) -> AffineConv | None:
+        """How this layer is a convolution for fold_bn / fold_implicit, or None when it is not one."""
+        return None
+
+    def channel_affine(self, node: Node) -> str | None:
+        """The prefix of BatchNorm tensors this layer applies, per channel, to its input (a standalone
+        BatchNorm, which fold_bn moves into the convolution before it), or None."""
+        return None
+
+    def drop_batchnorm(self, node: Node) -> None:
+        """Make ``node`` build without its own BatchNorm (fold_bn moved it into W and b); a kind whose
+        affine_conv names a BatchNorm overrides this (the registry test checks that it does)."""
 
     def inference_output(self, node: Node) -> bool:
         """Whether the model returns this layer's output at inference (a head that is not training-only)."""

@@ -7,7 +7,7 @@ import torch.nn as nn
 from ..backends.activations import ACTIVATIONS, make_activation
 from ..dialects import YOLOR_ACTIVATIONS
 from ..options import Choice, Inert, Int, Refused
-from .base import Context, LayerKind, Node, NodeError, Shape, register
+from .base import AffineConv, Context, LayerKind, Node, NodeError, Shape, register
 
 ACTIVATION_NAMES = tuple(ACTIVATIONS)
 
@@ -50,6 +50,14 @@ class Convolutional(LayerKind):
                                                        "stretch", "stretch_sway", "coordconv", "cbn", "flipped")},
         "share_index": Refused(-1000000000, reason="weight sharing between layers is not supported"),
     }
+
+    def affine_conv(self, node: Node) -> AffineConv:
+        o = node.options
+        return AffineConv("Conv2d.weight", "Conv2d.bias", "BatchNorm2d" if o["batch_normalize"] else None,
+                          o["activation"], o["size"], bool(o["padding"]), o["groups"])
+
+    def drop_batchnorm(self, node: Node) -> None:
+        node.options["batch_normalize"] = 0
 
     def dialect_evidence(self, node: Node):
         found = super().dialect_evidence(node)
@@ -172,6 +180,9 @@ class BatchNorm(LayerKind):
     name = "batchnorm"
     summary = "standalone batch normalisation (scale and shift per channel)"
     passes_channels = True
+
+    def channel_affine(self, node):
+        return "BatchNorm2d"
 
     def build(self, node, ctx):
         return BatchNormBlock(node.in_shapes[0].c, ctx.dialect.bn_eps)

@@ -2,6 +2,7 @@
 and reports. ``run_pipeline`` runs a list of passes to a fixed point."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .base import PassResult, WeightedGraph
@@ -10,7 +11,19 @@ from .fold_bn import fold_bn
 from .fold_implicit import fold_implicit
 from .fold_repconv import fold_repconv
 
-PASSES = {"fold_repconv": fold_repconv, "fold_bn": fold_bn, "fold_implicit": fold_implicit, "dce": dce}
+
+@dataclass(frozen=True)
+class Pass:
+    """A registered pass: its name, the function (WeightedGraph -> PassResult) and the verb its
+    report uses for what it changed."""
+
+    name: str
+    run: Callable[[WeightedGraph], PassResult]
+    verb: str
+
+
+PASSES = {p.name: p for p in (Pass("fold_repconv", fold_repconv, "folded"), Pass("fold_bn", fold_bn, "folded"),
+                              Pass("fold_implicit", fold_implicit, "folded"), Pass("dce", dce, "removed"))}
 FUSE_PIPELINE = ("fold_repconv", "fold_bn", "fold_implicit", "dce")
 
 
@@ -25,8 +38,7 @@ class PipelineReport:
             n, d = len(self.rewrites[name]), len(self.declined[name])
             if not n and not d:  # a pass with nothing to match (no [repconv] in most networks) says nothing
                 continue
-            verb = "removed" if name == "dce" else "folded"
-            parts.append(f"{name}: {n} {verb}" + (f", {d} declined" if d else ""))
+            parts.append(f"{name}: {n} {PASSES[name].verb}" + (f", {d} declined" if d else ""))
         return " · ".join(parts)
 
     def details(self) -> str:
@@ -43,7 +55,7 @@ def run_pipeline(wg: WeightedGraph, names=FUSE_PIPELINE, max_rounds: int = 10) -
     for _ in range(max_rounds):
         changed = False
         for name in names:
-            result: PassResult = PASSES[name](wg)
+            result: PassResult = PASSES[name].run(wg)
             wg = result.wg
             report.rewrites[name] += result.rewrites
             report.declined[name] = result.declined  # the last round's reasons are the final ones

@@ -76,6 +76,29 @@ class PassResult:
         return bool(self.rewrites)
 
 
+def bn_affine(p: dict, prefix: str, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(scale, shift) of a BatchNorm at inference, from its tensors under ``prefix``."""
+    scale = p[f"{prefix}.weight"] / torch.sqrt(p[f"{prefix}.running_var"] + eps)
+    return scale, p[f"{prefix}.bias"] - p[f"{prefix}.running_mean"] * scale
+
+
+def conv_weight_bias(p: dict, conv) -> tuple[torch.Tensor, torch.Tensor]:
+    """W and b of a layer with the affine_conv capability (b is zero when the layer has none)."""
+    w = p[conv.weight]
+    return w, p.get(conv.bias, torch.zeros(w.shape[0], dtype=w.dtype))
+
+
+def set_conv(wg, node, conv, weight: torch.Tensor, bias: torch.Tensor) -> None:
+    """Give ``node`` new W and b (and no BatchNorm: whatever it had is in W and b now)."""
+    wg.params[node.index] = {conv.weight: weight, conv.bias: bias}
+    if conv.batchnorm:
+        node.spec.drop_batchnorm(node)
+
+
+def has_batchnorm_tensors(p: dict) -> bool:
+    return any(k.endswith("running_var") for k in p)
+
+
 def describe(node: Node) -> str:
     return f"layer {node.origin} [{node.kind}] (line {node.loc.line})"
 

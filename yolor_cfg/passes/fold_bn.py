@@ -1,20 +1,10 @@
-"""fold_bn: BatchNorm into the adjacent convolution (exact: BN at inference is per-channel affine)."""
+"""fold_bn: BatchNorm into the adjacent convolution (exact: BN at inference is per-channel affine).
+
+Matches layers by capability, not by name: a layer whose kind declares ``affine_conv`` with its own
+BatchNorm, and a standalone ``[batchnorm]`` right after such a layer."""
 from __future__ import annotations
 
-import torch
-
-from .base import PassResult, WeightedGraph, describe, only_consumer
-
-
-def _bn_affine(p: dict, prefix: str, eps: float):
-    scale = p[f"{prefix}.weight"] / torch.sqrt(p[f"{prefix}.running_var"] + eps)
-    shift = p[f"{prefix}.bias"] - p[f"{prefix}.running_mean"] * scale
-    return scale, shift
-
-
-def _conv_bias(p: dict) -> torch.Tensor:
-    w = p["Conv2d.weight"]
-    return p.get("Conv2d.bias", torch.zeros(w.shape[0], dtype=w.dtype))
+from .base import PassResult, WeightedGraph, bn_affine, conv_weight_bias, describe, has_batchnorm_tensors, only_consumer, set_conv
 
 
 def fold_bn(wg: WeightedGraph) -> PassResult:
@@ -24,30 +14,35 @@ def fold_bn(wg: WeightedGraph) -> PassResult:
     doomed = set()
     for node in wg.nodes:
         p = wg.params[node.index]
-        if node.kind == "convolutional" and node.options["batch_normalize"]:
-            scale, shift = _bn_affine(p, "BatchNorm2d", eps)
-            w = p["Conv2d.weight"]
-            wg.params[node.index] = {"Conv2d.weight": w * scale.view(-1, 1, 1, 1), "Conv2d.bias": shift}
-            node.options["batch_normalize"] = 0
+        conv = node.spec.affine_conv(node)
+        if conv is not None and conv.batchnorm:
+            scale, shift = bn_affine(p, conv.batchnorm, eps)
+            set_conv(wg, node, conv, p[conv.weight] * scale.view(-1, 1, 1, 1), shift)
             res.rewrites.append(f"{describe(node)}: BatchNorm folded into the convolution")
-        elif node.kind == "batchnorm":
-            prev = wg.nodes[node.inputs[0]] if node.inputs[0] >= 0 else None
-            if prev is None or prev.kind != "convolutional":
-                res.declined.append((node.origin, "the layer before is not a convolution"))
-            elif prev.options["batch_normalize"]:
-                res.declined.append((node.origin, "the convolution before still has its own BatchNorm"))
-            elif prev.options["activation"] != "linear":
-                res.declined.append((node.origin, f"a {prev.options['activation']} activation lies between it and "
-                                                 "the convolution before"))
-            elif only_consumer(wg, prev.index) != node.index:
-                res.declined.append((node.origin, f"layer {prev.origin}'s output is also read elsewhere"))
-            else:
-                scale, shift = _bn_affine(p, "BatchNorm2d", eps)
-                q = wg.params[prev.index]
-                wg.params[prev.index] = {"Conv2d.weight": q["Conv2d.weight"] * scale.view(-1, 1, 1, 1),
-                                         "Conv2d.bias": _conv_bias(q) * scale + shift}
-                wg.replace_uses(node.index, prev.index)
-                doomed.add(node.index)
-                res.rewrites.append(f"{describe(node)}: folded into layer {prev.origin}")
+        elif node.spec.channel_affine(node):
+            _fold_standalone(wg, node, res, doomed, eps)
+        elif conv is None and has_batchnorm_tensors(p) and not node.spec.inference_identity:
+            res.declined.append((node.origin, f"[{node.kind}] holds BatchNorm tensors but does not declare the "
+                                              "affine_conv capability, so no pass knows where they apply"))
     wg.remove(doomed)
     return res
+
+
+def _fold_standalone(wg: WeightedGraph, node, res: PassResult, doomed: set, eps: float) -> None:
+    prev = wg.nodes[node.inputs[0]] if node.inputs[0] >= 0 else None
+    conv = prev.spec.affine_conv(prev) if prev is not None else None
+    if conv is None:
+        res.declined.append((node.origin, "the layer before is not a convolution"))
+    elif conv.batchnorm:
+        res.declined.append((node.origin, "the convolution before still has its own BatchNorm"))
+    elif conv.activation != "linear":
+        res.declined.append((node.origin, f"a {conv.activation} activation lies between it and the convolution before"))
+    elif only_consumer(wg, prev.index) != node.index:
+        res.declined.append((node.origin, f"layer {prev.origin}'s output is also read elsewhere"))
+    else:
+        scale, shift = bn_affine(wg.params[node.index], node.spec.channel_affine(node), eps)
+        w, b = conv_weight_bias(wg.params[prev.index], conv)
+        set_conv(wg, prev, conv, w * scale.view(-1, 1, 1, 1), b * scale + shift)
+        wg.replace_uses(node.index, prev.index)
+        doomed.add(node.index)
+        res.rewrites.append(f"{describe(node)}: folded into layer {prev.origin}")

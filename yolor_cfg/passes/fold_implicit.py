@@ -11,39 +11,51 @@ convolution (the YOLOR paper's equations 9 and 10).
 from __future__ import annotations
 
 
-from .base import PassResult, WeightedGraph, describe, only_consumer
-from .fold_bn import _conv_bias
+from .base import PassResult, WeightedGraph, conv_weight_bias, describe, only_consumer, set_conv
 
 
-def _is_plain_conv(node) -> bool:
-    return node.kind == "convolutional" and not node.options["batch_normalize"]
+def _plain_conv(node):
+    """The layer's affine_conv capability when it is a convolution without its own BatchNorm, else None."""
+    conv = node.spec.affine_conv(node)
+    return conv if conv is not None and conv.batchnorm is None else None
+
+
+def _what(node) -> str:
+    conv = node.spec.affine_conv(node)
+    if conv is None:
+        return f"a [{node.kind}] (not a convolution)"
+    return f"a [{node.kind}] with BatchNorm" if conv.batchnorm else f"a [{node.kind}]"
 
 
 def _preceding_linear_conv(wg, node):
     src = node.inputs[0]
     if src < 0:
-        return None, "its input is the network input"
+        return None, None, "its input is the network input"
     prev = wg.nodes[src]
-    if not _is_plain_conv(prev):
-        return None, f"layer {prev.origin} before it is a [{prev.kind}]" + (" with BatchNorm" if prev.kind == "convolutional" else "")
-    if prev.options["activation"] != "linear":
-        return None, f"layer {prev.origin} before it has a {prev.options['activation']} activation"
+    conv = _plain_conv(prev)
+    if conv is None:
+        return None, None, f"layer {prev.origin} before it is {_what(prev)}"
+    if conv.activation != "linear":
+        return None, None, f"layer {prev.origin} before it has a {conv.activation} activation"
     if only_consumer(wg, src) != node.index:
-        return None, f"layer {prev.origin}'s output is also read elsewhere"
-    return prev, ""
+        return None, None, f"layer {prev.origin}'s output is also read elsewhere"
+    return prev, conv, ""
 
 
 def _following_conv(wg, node, needs_unpadded: bool):
     user = only_consumer(wg, node.index)
     if user is None:
-        return None, "its output is read by several layers (or none)"
+        return None, None, "its output is read by several layers (or none)"
     nxt = wg.nodes[user]
-    if not _is_plain_conv(nxt) or nxt.inputs != [node.index]:
-        return None, f"layer {nxt.origin} after it is a [{nxt.kind}]" + (" with BatchNorm" if nxt.kind == "convolutional" else "")
-    if needs_unpadded and nxt.options["padding"] and nxt.options["size"] > 1:
-        return None, (f"the {nxt.options['size']}x{nxt.options['size']} convolution after it (layer {nxt.origin}) pads with "
-                      "zeros, so a constant before it is not a constant after it at the borders")
-    return nxt, ""
+    conv = _plain_conv(nxt)
+    if conv is None or nxt.inputs != [node.index]:
+        return None, None, f"layer {nxt.origin} after it is {_what(nxt)}"
+    if conv.groups != 1:
+        return None, None, f"the convolution after it (layer {nxt.origin}) is grouped"
+    if needs_unpadded and conv.padded and conv.size > 1:
+        return None, None, (f"the {conv.size}x{conv.size} convolution after it (layer {nxt.origin}) pads with "
+                            "zeros, so a constant before it is not a constant after it at the borders")
+    return nxt, conv, ""
 
 
 def fold_implicit(wg: WeightedGraph) -> PassResult:
@@ -63,22 +75,23 @@ def fold_implicit(wg: WeightedGraph) -> PassResult:
             res.declined.append((node.origin, f"from= layer {src.origin} is not an implicit layer"))
             continue
         z = src.spec.implicit_value(src, wg.params[src.index]).reshape(-1)
-        target, why_prev = (None, "concatenation cannot fold backwards") if op == "cat" else _preceding_linear_conv(wg, node)
+        if op == "cat":
+            target, conv, why_prev = None, None, "concatenation cannot fold backwards"
+        else:
+            target, conv, why_prev = _preceding_linear_conv(wg, node)
         if target is not None:
-            p = wg.params[target.index]
-            w, b = p["Conv2d.weight"], _conv_bias(p)
+            w, b = conv_weight_bias(wg.params[target.index], conv)
             if op == "add":
-                wg.params[target.index] = {"Conv2d.weight": w, "Conv2d.bias": b + z}
+                set_conv(wg, target, conv, w, b + z)
             else:
-                wg.params[target.index] = {"Conv2d.weight": w * z.view(-1, 1, 1, 1), "Conv2d.bias": b * z}
+                set_conv(wg, target, conv, w * z.view(-1, 1, 1, 1), b * z)
             where = f"into layer {target.origin} before it"
         else:
-            target, why_next = _following_conv(wg, node, needs_unpadded=op in ("add", "cat"))
+            target, conv, why_next = _following_conv(wg, node, needs_unpadded=op in ("add", "cat"))
             if target is None:
                 res.declined.append((node.origin, f"{why_prev}; {why_next}"))
                 continue
-            p = wg.params[target.index]
-            w, b = p["Conv2d.weight"], _conv_bias(p)
+            w, b = conv_weight_bias(wg.params[target.index], conv)
             if op == "add":
                 b = b + (w.sum((2, 3)) @ z)
             elif op == "mul":
@@ -88,9 +101,8 @@ def fold_implicit(wg: WeightedGraph) -> PassResult:
                 b = b + (w[:, :c].sum((2, 3)) @ z)
                 w = w[:, c:].contiguous()
                 target.in_shapes = [wg.nodes[node.inputs[0]].shape if node.inputs[0] >= 0 else target.in_shapes[0]]
-            wg.params[target.index] = {"Conv2d.weight": w, "Conv2d.bias": b}
+            set_conv(wg, target, conv, w, b)
             where = f"into layer {target.origin} after it"
-        target.options["batch_normalize"] = 0
         wg.replace_uses(node.index, node.inputs[0])
         for n in wg.nodes:  # the applying layer's own reading of the implicit tensor goes too
             if n.index == node.index:
