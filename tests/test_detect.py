@@ -11,7 +11,7 @@ import yolor_cfg
 from yolor_cfg.cli import main
 from yolor_cfg.detect import Predictor
 from yolor_cfg.export import ExportOptions, export_onnx
-from yolor_cfg.train.augment import letterbox
+from yolor_cfg.images import letterbox
 from yolor_cfg.train.synth import build_synth
 
 from .helpers import shared_path

@@ -10,7 +10,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "compile": ("yolor_cfg.api", "compile"),
-    "load": ("yolor_cfg.io.checkpoint", "load_checkpoint"),
+    "load": ("yolor_cfg.api", "load"),
     "load_graph": ("yolor_cfg.graph", "load_graph"),
     "import_checkpoint": ("yolor_cfg.importer", "import_checkpoint"),
     "parse_text": ("yolor_cfg.frontend", "parse_text"),

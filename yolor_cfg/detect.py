@@ -12,8 +12,7 @@ import torch
 
 from .checks import UsageError, existing_file, int_in, output_dir, probability
 from .eval.nms import non_max_suppression, scale_boxes
-from .train.augment import letterbox
-from .train.data import IMAGE_SUFFIXES
+from .images import IMAGE_SUFFIXES, letterbox
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
 

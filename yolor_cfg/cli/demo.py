@@ -10,15 +10,14 @@ from pathlib import Path
 
 import torch
 
-from ..api import shipped_cfg
+from ..api import load, shipped_cfg
 from ..detect import Predictor, run_detect
 from ..eval.coco import coco_from_labels
 from ..eval.validate import run_validation
 from ..export import ExportOptions, export_onnx
-from ..io import load_checkpoint
+from ..files import claim_run_dir
 from ..train.data import DataConfig, DetectionDataset, build_index, collate
 from ..train.synth import ensure_synth
-from ..files import claim_run_dir
 from ..train.trainer import TrainOptions, Trainer
 
 # Short runs need a short warm-up; everything else is YOLOR's scratch recipe.
@@ -48,7 +47,7 @@ def run(args) -> int:
     result = Trainer(opts).train()
     best = Path(result["best"])
     print(f"[3/5] evaluating {best} on the val split (pycocotools)")
-    model = load_checkpoint(best).eval()
+    model = load(best).eval()
     data = DataConfig.load(data_yaml)
     index = build_index(data, "val")
     loader = torch.utils.data.DataLoader(DetectionDataset(index, 256), batch_size=32, collate_fn=collate,

@@ -1,4 +1,4 @@
 """Weights in and out. ``load_weights_into`` picks the format from the file's content."""
-from .checkpoint import (load_checkpoint, load_state_dict, load_weights_into, read_torch_file,  # noqa: F401
+from .checkpoint import (load_state_dict, load_weights_into, read_checkpoint, read_torch_file,  # noqa: F401
                          save_checkpoint)
 from .darknet_weights import DarknetHeader, load_darknet_weights, save_darknet_weights  # noqa: F401

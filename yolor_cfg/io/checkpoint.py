@@ -200,25 +200,10 @@ def save_checkpoint(model: CompiledModel, path: str | Path, names: list[str] | N
         torch.save(payload, tmp)
 
 
-def model_from_checkpoint(obj: dict, state_key: str = "model", source: str = "<checkpoint>") -> CompiledModel:
-    """The model one of our checkpoints describes (its cfg text), with the tensors under ``state_key``."""
-    from ..backends.torch_exec import CompiledModel
-    from ..frontend import parse_text
-    from ..graph import build_graph
-
-    graph = build_graph(parse_text(obj["cfg"], obj.get("cfg_path", source)), tuple(obj["img_size"]), obj["dialect"])
-    model = CompiledModel(graph)
-    load_state_dict(model, obj[state_key], source)
-    return model
-
-
-def load_checkpoint(path: str | Path) -> CompiledModel:
-    """Rebuild a model from one of our checkpoints alone."""
+def read_checkpoint(path: str | Path) -> dict:
+    """One of our checkpoints (a dict with the cfg text inside); WeightsError for anything else."""
     obj = read_torch_file(path)
     if not (isinstance(obj, dict) and obj.get("format") == FORMAT):
         raise WeightsError(f"{path}: not a yolor-cfg checkpoint (it has no cfg inside); compile the cfg and use "
                            "model.load_weights() instead")
-    model = model_from_checkpoint(obj, "model", str(path))
-    model.names = list(obj.get("names", []))
-    model.checkpoint_extra = {k: v for k, v in obj.items() if k not in ("model", "cfg")}
-    return model
+    return obj

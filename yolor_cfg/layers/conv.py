@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from ..backends.activations import ACTIVATIONS, make_activation
+from .activations import ACTIVATIONS, make_activation
 from ..dialects import YOLOR_ACTIVATIONS
 from ..options import Choice, Inert, Int, Refused
 from .base import AffineConv, Context, LayerKind, Node, NodeError, Shape, register

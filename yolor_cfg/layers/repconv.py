@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from ..backends.activations import make_activation
+from .activations import make_activation
 from ..options import Choice, Int
 from .base import LayerKind, NodeError, Shape, register
 from .conv import ACTIVATION_NAMES

@@ -19,9 +19,9 @@ import yaml
 
 from ..checks import read_text
 from ..errors import YolorCfgError
-from .augment import augment_hsv, letterbox, mosaic, random_affine
+from ..images import IMAGE_SUFFIXES, letterbox
+from .augment import augment_hsv, mosaic, random_affine
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 
 
 class DataError(YolorCfgError, ValueError):

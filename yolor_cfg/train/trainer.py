@@ -22,13 +22,14 @@ import torch.nn as nn
 from tqdm import tqdm
 
 from ..api import compile as compile_cfg
+from ..api import model_from_checkpoint
 from ..backends.optimize import cpu_has_native_bf16
 from .. import checks
 from ..errors import YolorCfgError
 from ..files import claim_run_dir
 from ..eval.coco import coco_from_labels
 from ..eval.validate import run_validation
-from ..io.checkpoint import load_state_dict, model_from_checkpoint, read_torch_file, save_checkpoint
+from ..io.checkpoint import load_state_dict, read_torch_file, save_checkpoint
 from .data import DataConfig, DetectionDataset, build_index, collate
 from .hyp import load_hyp
 from .loss import MultiLabelLoss, YoloLoss
