@@ -116,6 +116,12 @@ def device(spec: str) -> str:
     return spec
 
 
+def torch_device(spec: str) -> str:
+    """A checked device (cpu | 0 | 0,1) as a torch device string (the first of several)."""
+    spec = device(spec)
+    return "cpu" if spec == "cpu" else f"cuda:{spec.split(',')[0]}"
+
+
 def read_text(path, what: str = "file") -> str:
     """A UTF-8 text file's content; binary files and unreadable ones are UsageErrors."""
     p = existing_file(path, what)

@@ -154,18 +154,10 @@ def _choose_dialect(nodes: list[Node], user: str | None, net: str | None, sink: 
     return choice
 
 
-def build_graph(source: CfgSource, img_size: int | tuple[int, int] | None = None,
-                dialect: str | None = None) -> Graph:
-    """Sections -> typed, shape-inferred graph. Collects every error, then raises CfgError."""
-    sink = DiagnosticSink()
-    sections = source.sections
-    first = sections[0]
-    if first.name not in ("net", "network"):
-        raise CfgError([Diagnostic(first.loc, f"the first section must be [net], not [{first.name}]")])
-    net_opts, _, _, net_ok = _type_options(first, NET_OPTIONS, sink, "[net]", unknown_is_error=False)
-
+def _typed_nodes(sections: list[Section], sink: DiagnosticSink) -> list[Node]:
+    """One node per section after [net], its options typed; an unknown section keeps its index as a broken node."""
     nodes: list[Node] = []
-    for sec in sections[1:]:
+    for sec in sections:
         index = len(nodes)
         kind = lookup(sec.name)
         if kind is None:
@@ -177,11 +169,13 @@ def build_graph(source: CfgSource, img_size: int | tuple[int, int] | None = None
                 sink.error(sec.loc, f"unknown section type [{sec.name}]{_did_you_mean(sec.name, known)}")
             nodes.append(Node(index, "silence", {}, [index - 1], sec.loc, broken=True))  # keeps indices
             continue
-        what = f"[{sec.name}]"
-        values, locs, given, ok = _type_options(sec, kind.all_options(), sink, what)
+        values, locs, given, ok = _type_options(sec, kind.all_options(), sink, f"[{sec.name}]")
         nodes.append(Node(index, kind.name, values, [], sec.loc, locs, given, broken=not ok))
+    return nodes
 
-    # inputs: resolve references once
+
+def _resolve_inputs(nodes: list[Node], sink: DiagnosticSink) -> None:
+    """Each node's inputs as absolute indices (references resolved once), or an error at the reference."""
     for node in nodes:
         if node.broken:
             continue
@@ -210,31 +204,24 @@ def build_graph(source: CfgSource, img_size: int | tuple[int, int] | None = None
             node.broken = True
         node.inputs = inputs
 
-    choice = _choose_dialect(nodes, dialect, net_opts.get("dialect"), sink, first.loc)
-    if not net_ok:
-        sink.raise_if_errors()
-    if net_opts.get("bn_eps") is not None:
-        choice = dataclasses.replace(
-            choice, dialect=dataclasses.replace(choice.dialect, bn_eps=net_opts["bn_eps"]),
-            reason=choice.reason + f"; bn_eps={net_opts['bn_eps']:g} from [net]")
-    chosen = choice.dialect
+
+def _net_spec(net_opts: dict, loc: SourceLoc, img_size, sink: DiagnosticSink) -> NetSpec:
     height, width = net_opts["height"], net_opts["width"]
     if img_size is not None:
         height, width = (img_size, img_size) if isinstance(img_size, int) else img_size
-    channels = net_opts["channels"] or 3
-    net_loc = first.loc
     if height <= 0 or width <= 0:
-        sink.error(net_loc, "[net] needs width= and height= (or give an input size: --img / img_size=)")
+        sink.error(loc, "[net] needs width= and height= (or give an input size: --img / img_size=)")
         sink.raise_if_errors()
-    net = NetSpec(width, height, channels, net_opts, net_loc)
-    if not nodes:
-        sink.error(net_loc, "the cfg has no layers after [net]")
-    graph = Graph(source.path, net, nodes, choice, source.text)
-    ctx = graph.context()
-    input_shape = Shape(channels, height, width, 1)
+    return NetSpec(width, height, net_opts["channels"] or 3, net_opts, loc)
 
+
+def _infer_shapes(graph: Graph, sink: DiagnosticSink) -> None:
+    """Each node's checks and output shape, in order (a node after a broken input is skipped silently)."""
+    ctx = graph.context()
+    input_shape = Shape(graph.net.channels, graph.net.height, graph.net.width, 1)
+    nodes = graph.nodes
     for node in nodes:
-        node.dialect, node.origin = chosen.name, node.index
+        node.dialect, node.origin = graph.dialect.name, node.index
         if node.broken:
             continue
         try:
@@ -255,6 +242,30 @@ def build_graph(source: CfgSource, img_size: int | tuple[int, int] | None = None
             for other, key, message in exc.related:
                 sink.error(other.loc_of(key), f"[{other.kind}] {message}")
             node.broken = True
+
+
+def build_graph(source: CfgSource, img_size: int | tuple[int, int] | None = None,
+                dialect: str | None = None) -> Graph:
+    """Sections -> typed, shape-inferred graph. Collects every error, then raises CfgError."""
+    sink = DiagnosticSink()
+    first = source.sections[0]
+    if first.name not in ("net", "network"):
+        raise CfgError([Diagnostic(first.loc, f"the first section must be [net], not [{first.name}]")])
+    net_opts, _, _, net_ok = _type_options(first, NET_OPTIONS, sink, "[net]", unknown_is_error=False)
+    nodes = _typed_nodes(source.sections[1:], sink)
+    _resolve_inputs(nodes, sink)
+    choice = _choose_dialect(nodes, dialect, net_opts.get("dialect"), sink, first.loc)
+    if not net_ok:
+        sink.raise_if_errors()
+    if net_opts.get("bn_eps") is not None:
+        choice = dataclasses.replace(
+            choice, dialect=dataclasses.replace(choice.dialect, bn_eps=net_opts["bn_eps"]),
+            reason=choice.reason + f"; bn_eps={net_opts['bn_eps']:g} from [net]")
+    net = _net_spec(net_opts, first.loc, img_size, sink)
+    if not nodes:
+        sink.error(first.loc, "the cfg has no layers after [net]")
+    graph = Graph(source.path, net, nodes, choice, source.text)
+    _infer_shapes(graph, sink)
     graph.warnings = sink.warnings
     sink.raise_if_errors()
     return graph

@@ -3,11 +3,9 @@ from __future__ import annotations
 
 import json
 
-import torch
-
-from ..api import compile
-from ..benchmark import ALIASES, BACKENDS, run_benchmark
-from .common import batch_size, count, device, existing_file, square_img, torch_device
+from .. import api
+from ..benchmark import ALIASES, BACKENDS
+from .common import batch_size, count, device, existing_file, square_img
 
 
 def add_parser(sub):
@@ -38,20 +36,8 @@ def backend_list(text: str) -> list[str]:
 
 
 def run(args) -> int:
-    model = compile(args.cfg, img_size=args.img)
-    if args.weights:
-        model.load_weights(args.weights)
-    loader = names = None
-    if args.data:
-        from ..train.data import DataConfig, DetectionDataset, build_index, collate
-
-        data = DataConfig.load(args.data)
-        index = build_index(data, "val")
-        loader = torch.utils.data.DataLoader(DetectionDataset(index, args.img), batch_size=16, collate_fn=collate)
-        names = data.names
-    device = torch_device(args.device)
-    report = run_benchmark(model, args.img, args.batch, device, args.backends,
-                           args.warmup, args.repeat, loader, names, log=(lambda *a: None) if args.json else print)
+    report = api.benchmark(args.cfg, args.weights, args.img, args.batch, args.device, args.backends, args.warmup,
+                           args.repeat, args.data, log=(lambda *a: None) if args.json else print)
     if args.json:
         print(json.dumps(report))
     else:

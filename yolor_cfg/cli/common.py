@@ -110,7 +110,4 @@ def report_cfg_error(exc: CfgError) -> int:
     return 2
 
 
-def torch_device(spec: str) -> str:
-    """A checked --device (cpu | 0 | 0,1) as a torch device string."""
-    spec = checks.device(spec)
-    return "cpu" if spec == "cpu" else f"cuda:{spec.split(',')[0]}"
+torch_device = checks.torch_device

@@ -1,7 +1,7 @@
 """``yolor-cfg convert --cfg CFG --weights IN --out OUT``: .weights <-> .pt, bit-exact both ways."""
 from __future__ import annotations
 
-from ..api import compile
+from ..models import compile
 from ..io import DarknetHeader, load_weights_into, read_torch_file, save_checkpoint, save_darknet_weights
 from ..io.checkpoint import is_torch_file
 from .common import DIALECT_CHOICES, existing_file, output_file

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from ..api import load, shipped_cfg
+from ..models import load, shipped_cfg
 from ..detect import Predictor, run_detect
 from ..eval.coco import coco_from_labels
 from ..eval.validate import run_validation

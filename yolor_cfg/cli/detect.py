@@ -1,9 +1,7 @@
 """``yolor-cfg detect``: images, folders, globs and videos, with the PyTorch model or ONNX."""
 from __future__ import annotations
 
-from ..api import compile
-from ..checks import UsageError
-from ..detect import Predictor, run_detect
+from .. import api
 from .common import count, existing_file, img_size, output_dir, probability
 
 
@@ -23,20 +21,7 @@ def add_parser(sub):
 
 def run(args) -> int:
     names = [n.strip() for n in args.names.split(",")] if args.names else None
-    if args.onnx:
-        predictor = Predictor(onnx_path=args.onnx, img_size=args.img, names=names)
-    else:
-        if not args.cfg:
-            raise UsageError("detect needs --cfg (with --weights), or --onnx")
-        model = compile(args.cfg, img_size=args.img)
-        if args.weights:
-            from ..io.checkpoint import FORMAT, is_torch_file, read_torch_file
-
-            if is_torch_file(args.weights):
-                ck = read_torch_file(args.weights)
-                names = names or (ck.get("names") if isinstance(ck, dict) and ck.get("format") == FORMAT else None)
-            model.load_weights(args.weights)
-        predictor = Predictor(model, names=names)
-    results = run_detect(predictor, args.source, args.out, args.conf, args.iou, args.max_det)
+    results = api.detect(args.source, args.cfg, args.weights, args.onnx, args.out, args.img, args.conf, args.iou,
+                         args.max_det, names)
     print(f"{results.summary()}\nannotated files and detections.json in {args.out}")
     return 1 if results.unreadable and not results else 0

@@ -1,8 +1,7 @@
 """``yolor-cfg export``: cfg + weights -> deployment-clean ONNX, checked against PyTorch."""
 from __future__ import annotations
 
-from ..api import compile
-from ..export import ExportOptions, export_onnx
+from .. import api
 from .common import (DIALECT_CHOICES, batch_size, count, existing_file, img_size, opset, output_file,
                      tolerance, probability)
 
@@ -30,12 +29,10 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    model = compile(args.cfg, img_size=args.img, dialect=args.dialect)
-    if args.weights:
-        model.load_weights(args.weights)
     size = args.img if isinstance(args.img, tuple) else ((args.img, args.img) if args.img else None)
-    opts = ExportOptions(img_size=size, batch=args.batch, dynamic=bool(args.dynamic), dynamic_hw=args.dynamic == "hw",
-                         opset=args.opset, fuse=not args.no_fuse, half=args.half, raw=args.raw, nms=args.nms,
-                         conf=args.conf, iou=args.iou, max_det=args.max_det, tolerance=args.tolerance)
-    print(export_onnx(model, args.out, opts).format())
+    report = api.export(args.cfg, args.out, args.weights, args.dialect, img_size=size, batch=args.batch,
+                        dynamic=bool(args.dynamic), dynamic_hw=args.dynamic == "hw", opset=args.opset,
+                        fuse=not args.no_fuse, half=args.half, raw=args.raw, nms=args.nms, conf=args.conf,
+                        iou=args.iou, max_det=args.max_det, tolerance=args.tolerance)
+    print(report.format())
     return 0

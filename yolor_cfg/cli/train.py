@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..train.trainer import TrainOptions, Trainer
+from .. import api
 from .common import batch_size, count, data_spec, device, existing_file, output_dir, square_img
 
 
@@ -35,19 +35,19 @@ def add_parser(sub):
     p.add_argument("--max-steps", type=count(1), help=argparse.SUPPRESS)  # tests: stop like a kill
 
 
-def options_from_args(args) -> TrainOptions:
-    return TrainOptions(cfg=args.cfg or "", data=args.data, epochs=args.epochs, batch=args.batch, img=args.img,
-                        weights=args.weights, hyp=args.hyp, device=args.device, workers=args.workers,
-                        project=args.project, name=args.name, exist_ok=args.exist_ok, resume=args.resume,
-                        seed=args.seed, deterministic=args.deterministic, optimizer="adam" if args.adam else "sgd",
-                        linear_lr=args.linear_lr, sync_bn=args.sync_bn, amp=not args.no_amp, nominal_batch=args.nbs,
-                        max_steps=args.max_steps)
+def options_from_args(args) -> dict:
+    """TrainOptions fields from the parsed arguments (cfg and data are api.train's own arguments)."""
+    return dict(epochs=args.epochs, batch=args.batch, img=args.img, weights=args.weights, hyp=args.hyp,
+                device=args.device, workers=args.workers, project=args.project, name=args.name,
+                exist_ok=args.exist_ok, resume=args.resume, seed=args.seed, deterministic=args.deterministic,
+                optimizer="adam" if args.adam else "sgd", linear_lr=args.linear_lr, sync_bn=args.sync_bn,
+                amp=not args.no_amp, nominal_batch=args.nbs, max_steps=args.max_steps)
 
 
 def run(args) -> int:
-    result = Trainer(options_from_args(args)).train()
-    if "stopped_at_step" in result:
-        print(f"stopped after {result['stopped_at_step']} optimizer steps (--max-steps): {result['save_dir']}")
+    result = api.train(args.cfg or "", args.data, **options_from_args(args))
+    if result.best is None:
+        print(f"stopped after --max-steps optimizer steps: {result.save_dir}")
     else:
-        print(f"done: {result['save_dir']} (best {result['best']})")
+        print(f"done: {result.save_dir} (best {result.best})")
     return 0

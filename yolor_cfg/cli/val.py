@@ -1,13 +1,8 @@
 """``yolor-cfg val``: COCO metrics (pycocotools) of a model on a dataset's val split."""
 from __future__ import annotations
 
-import torch
-
-from ..api import compile
-from ..eval.coco import coco_from_labels
-from ..eval.validate import run_validation
-from ..train.data import DataConfig, DetectionDataset, build_index, collate
-from .common import data_spec, batch_size, count, device, existing_file, output_dir, probability, square_img, torch_device
+from .. import api
+from .common import batch_size, count, data_spec, device, existing_file, output_dir, probability, square_img
 
 
 def add_parser(sub):
@@ -27,16 +22,7 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    model = compile(args.cfg, img_size=args.img)
-    if args.weights:
-        model.load_weights(args.weights)
-    data = DataConfig.load(args.data)
-    index = build_index(data, "val")
-    print(f"val: {index.summary()}")
-    loader = torch.utils.data.DataLoader(DetectionDataset(index, args.img), batch_size=args.batch,
-                                         num_workers=args.workers, collate_fn=collate)
-    device = torch_device(args.device)
-    result = run_validation(model.to(device), loader, data.names, coco_from_labels(index.images, index.labels, data.names),
-                            args.conf, args.iou, args.max_det, device=device, out_dir=args.out)
+    result = api.val(args.cfg, args.weights, args.data, args.img, args.batch, args.conf, args.iou, args.max_det,
+                     args.device, args.out, args.workers)
     print(f"mAP@0.5 {result.map50:.4f}  mAP@0.5:0.95 {result.map:.4f}  (saved in {args.out})")
     return 0

@@ -1,7 +1,7 @@
 """``yolor-cfg verify``: compare an exported ONNX file with the cfg model, layer by layer."""
 from __future__ import annotations
 
-from ..api import compile
+from ..models import compile
 from ..export import verify_onnx
 from .common import DIALECT_CHOICES, existing_file, tolerance
 

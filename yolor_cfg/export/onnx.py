@@ -121,24 +121,13 @@ def check_export_options(opts: ExportOptions) -> None:
         img_size(opts.img_size, "export input size")
 
 
-def export_onnx(model, out: str | Path, opts: ExportOptions | None = None) -> ExportReport:
-    """Export ``model`` to ``out`` (written atomically), then check it against PyTorch in onnxruntime."""
-    opts = opts or ExportOptions()
-    check_export_options(opts)
-    output_file(out, "ONNX output")
-    import onnxruntime as ort
-
-    reference = model.eval().float().cpu()
-    exported = reference.fuse() if opts.fuse else reference
-    summary = exported.fuse_report.summary() if opts.fuse else ""
-    h, w = opts.img_size or (model.graph.net.height, model.graph.net.width)
-    dtype = torch.float16 if opts.half else torch.float32
-    exported = exported.to(dtype)
-    x = torch.rand(opts.batch, 3, h, w, dtype=dtype)
-    taps = _tap_layers(exported, x)
-    wrapper = _Exported(exported, opts.raw, taps).eval()
+def _output_names(exported, opts: ExportOptions) -> list[str]:
     n_main = len(exported.inference_heads) if (opts.raw and exported.heads) else 1
-    main_names = [f"raw_{i}" for i in range(n_main)] if n_main > 1 or opts.raw else [OUTPUT]
+    return [f"raw_{i}" for i in range(n_main)] if n_main > 1 or opts.raw else [OUTPUT]
+
+
+def _trace(exported, opts: ExportOptions, x: torch.Tensor, main_names: list[str], taps: list[int]) -> onnx.ModelProto:
+    """The exported graph: traced with named layer outputs (kept as values, not outputs), Identities gone."""
     tap_names = [f"layer_{exported.graph.nodes[i].origin}" for i in taps]
     axes = {}
     if opts.dynamic or opts.dynamic_hw:
@@ -150,54 +139,81 @@ def export_onnx(model, out: str | Path, opts: ExportOptions | None = None) -> Ex
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         traced = Path(scratch) / "traced.onnx"
         with torch.no_grad():
-            torch.onnx.export(wrapper, (x,), str(traced), dynamo=False, opset_version=opts.opset,
-                              input_names=["images"], output_names=main_names + tap_names, dynamic_axes=axes,
-                              do_constant_folding=True)
+            torch.onnx.export(_Exported(exported, opts.raw, taps).eval(), (x,), str(traced), dynamo=False,
+                              opset_version=opts.opset, input_names=["images"], output_names=main_names + tap_names,
+                              dynamic_axes=axes, do_constant_folding=True)
         proto = onnx.load(str(traced))
     del proto.graph.output[len(main_names):]  # the taps stay as named values inside the graph
     _remove_identities(proto.graph)
+    return proto
+
+
+def _metadata(model, exported, opts: ExportOptions, size: tuple[int, int], taps: list[int]) -> dict[str, str]:
+    """What a runtime needs besides the graph: class names, strides, anchors, input size, layout."""
+    return {
+        "names": json.dumps(opts.names or getattr(model, "names", []) or []),
+        "strides": json.dumps(exported.strides), "dialect": model.graph.dialect.name,
+        "anchors": json.dumps([hd.anchors.view(-1, 2).tolist() for hd in exported.inference_heads]),
+        "input_size": json.dumps(list(size)), "fused": str(opts.fuse).lower(), "cfg": model.graph.text,
+        "preprocessing": "RGB, float / 255, letterbox to input_size (pad 114), NCHW",
+        "output": "nms: [N, 7] batch, x1, y1, x2, y2, score, class" if opts.nms else
+                  ("raw heads: batch x anchors x H x W x (5+nc)" if opts.raw else
+                   "detections: batch x N x (5+nc): cx, cy, w, h (pixels), objectness, class scores"),
+        "layer_outputs": json.dumps({f"layer_{exported.graph.nodes[i].origin}": exported.graph.nodes[i].origin
+                                     for i in taps}),
+    }
+
+
+def _parity(reference, proto: onnx.ModelProto, opts: ExportOptions, size: tuple[int, int],
+            main_names: list[str]) -> list[tuple[int, float]]:
+    """(batch size, max error) of onnxruntime against the unfused PyTorch model, on seeded inputs."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    dtype = np.float16 if opts.half else np.float32
+    gen = torch.Generator().manual_seed(0)
+    parity = []
+    for b in [1, 3] if (opts.dynamic or opts.dynamic_hw) else [opts.batch]:
+        xb = torch.rand(b, 3, *size, generator=gen)
+        with torch.no_grad():
+            ref = reference(xb)
+        refs = [ref[0]] if isinstance(ref, tuple) and not opts.raw else (list(ref[1]) if isinstance(ref, tuple) else [ref])
+        got = session.run(main_names, {"images": xb.numpy().astype(dtype)})
+        parity.append((b, max(max_error(g.astype(np.float32), r.numpy()) for g, r in zip(got, refs))))
+    return parity
+
+
+def export_onnx(model, out: str | Path, opts: ExportOptions | None = None) -> ExportReport:
+    """Export ``model`` to ``out`` (written atomically), then check it against PyTorch in onnxruntime."""
+    opts = opts or ExportOptions()
+    check_export_options(opts)
+    output_file(out, "ONNX output")
+    reference = model.eval().float().cpu()
+    exported = reference.fuse() if opts.fuse else reference
+    size = opts.img_size or (model.graph.net.height, model.graph.net.width)
+    exported = exported.to(torch.float16 if opts.half else torch.float32)
+    x = torch.rand(opts.batch, 3, *size, dtype=torch.float16 if opts.half else torch.float32)
+    taps = _tap_layers(exported, x)
+    main_names = _output_names(exported, opts)
+    proto = _trace(exported, opts, x, main_names, taps)
     pre_nms = onnx.ModelProto()
     pre_nms.CopyFrom(proto)
     if opts.nms:
         if opts.raw or not exported.heads:
             raise ExportError("--nms needs a detector exported with decoded outputs (not --raw)")
         append_nms(proto, OUTPUT, opts.conf, opts.iou, opts.max_det, out_name="nms")
-    meta = {
-        "names": json.dumps(opts.names or getattr(model, "names", []) or []),
-        "strides": json.dumps(exported.strides), "dialect": model.graph.dialect.name,
-        "anchors": json.dumps([hd.anchors.view(-1, 2).tolist() for hd in exported.inference_heads]),
-        "input_size": json.dumps([h, w]), "fused": str(opts.fuse).lower(), "cfg": model.graph.text,
-        "preprocessing": "RGB, float / 255, letterbox to input_size (pad 114), NCHW",
-        "output": "nms: [N, 7] batch, x1, y1, x2, y2, score, class" if opts.nms else
-                  ("raw heads: batch x anchors x H x W x (5+nc)" if opts.raw else
-                   "detections: batch x N x (5+nc): cx, cy, w, h (pixels), objectness, class scores"),
-        "layer_outputs": json.dumps(dict(zip(tap_names, [exported.graph.nodes[i].origin for i in taps]))),
-    }
-    for key, value in meta.items():
+    for key, value in _metadata(model, exported, opts, size, taps).items():
         proto.metadata_props.append(onnx.StringStringEntryProto(key=key, value=value))
     onnx.checker.check_model(proto, full_check=True)
     with atomic_path(out) as tmp:
         onnx.save(proto, str(tmp))
-
-    # parity: onnxruntime against the unfused PyTorch model
     tol = opts.tolerance if opts.tolerance is not None else (1e-2 if opts.half else 1e-4)
-    session = ort.InferenceSession(pre_nms.SerializeToString(), providers=["CPUExecutionProvider"])
-    batches = [1, 3] if (opts.dynamic or opts.dynamic_hw) else [opts.batch]
-    parity = []
-    gen = torch.Generator().manual_seed(0)
-    for b in batches:
-        xb = torch.rand(b, 3, h, w, generator=gen)
-        with torch.no_grad():
-            ref = reference(xb)
-        refs = [ref[0]] if isinstance(ref, tuple) and not opts.raw else (list(ref[1]) if isinstance(ref, tuple) else [ref])
-        got = session.run(main_names, {"images": xb.to(dtype).numpy()})
-        err = max(max_error(g.astype(np.float32), r.numpy()) for g, r in zip(got, refs))
-        parity.append((b, err))
     ops: dict[str, int] = {}
     for nd in proto.graph.node:
         ops[nd.op_type] = ops.get(nd.op_type, 0) + 1
-    report = ExportReport(str(out), summary, parity, tol, ops)
-    if any(err > tol for _, err in parity):
+    report = ExportReport(str(out), exported.fuse_report.summary() if opts.fuse else "",
+                          _parity(reference, pre_nms, opts, size, main_names), tol, ops)
+    if any(err > tol for _, err in report.parity):
         raise ExportError(report.format() + f"\nparity FAILED: error above {tol:g}")
     return report
 

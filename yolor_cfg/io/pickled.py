@@ -14,7 +14,6 @@ import pickle
 import re
 import struct
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 

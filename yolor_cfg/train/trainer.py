@@ -21,8 +21,8 @@ import torch.distributed as dist
 import torch.nn as nn
 from tqdm import tqdm
 
-from ..api import compile as compile_cfg
-from ..api import model_from_checkpoint
+from ..models import compile as compile_cfg
+from ..models import model_from_checkpoint
 from ..backends.optimize import cpu_has_native_bf16
 from .. import checks
 from ..errors import YolorCfgError
