@@ -125,7 +125,7 @@ def run_benchmark(model, img: int, batch: int = 1, device="cpu", backends=BACKEN
             dtype = torch.float32 if name == "fused" else low
             runner = optimize(model, dtype=dtype, compile=name == "compile", cuda_graph=device.type == "cuda" and name == "compile")
             if name != "compile":
-                live = runner.model.live_bytes(runner._prepare(x))
+                live = runner.model.live_bytes(runner.prepare(x))
             with torch.inference_mode():
                 runner(x)  # compile / capture happens on the first call
         elif name == "onnxruntime":

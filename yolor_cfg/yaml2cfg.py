@@ -255,22 +255,20 @@ def _detect_head(w: _Writer, c: _Call, k: int, s: int, level: int, key: str, imp
     return w.section("yolo", no, **options, **({"aux": 1} if aux else {}))
 
 
-def _idetect(w: _Writer, c: _Call) -> int:
-    """IDetect: per level, ImplicitA -> 1x1 conv (bias) -> ImplicitM -> [yolo]."""
-    last = None
-    for k, s in enumerate(c.src):
-        last = _detect_head(w, c, k, s, k, "m", implicit=True, aux=False)
-    w.keymap += [f"ignore<-{c.prefix}.anchors", f"ignore<-{c.prefix}.anchor_grid"]
+def _anchor_buffers_ignored(w: _Writer, c: _Call, last: int) -> int:
+    w.keymap += [f"ignore<-{c.prefix}.anchors", f"ignore<-{c.prefix}.anchor_grid"]  # derived from the cfg
     return last
 
 
-def _detect(w: _Writer, c: _Call) -> int:
-    """Detect (yolov7's deployment head): per level a 1x1 conv (bias) -> [yolo]."""
-    last = None
-    for k, s in enumerate(c.src):
-        last = _detect_head(w, c, k, s, k, "m", implicit=False, aux=False)
-    w.keymap += [f"ignore<-{c.prefix}.anchors", f"ignore<-{c.prefix}.anchor_grid"]
-    return last
+def _detect_heads(implicit: bool):
+    """Detect (yolov7's deployment head) / IDetect: per level [ImplicitA ->] 1x1 conv with bias
+    [-> ImplicitM] -> [yolo]."""
+    def convert(w: _Writer, c: _Call) -> int:
+        last = None
+        for k, s in enumerate(c.src):
+            last = _detect_head(w, c, k, s, k, "m", implicit=implicit, aux=False)
+        return _anchor_buffers_ignored(w, c, last)
+    return convert
 
 
 def _iauxdetect(w: _Writer, c: _Call) -> int:
@@ -281,8 +279,7 @@ def _iauxdetect(w: _Writer, c: _Call) -> int:
     for k, s in enumerate(c.src):
         level = k % half
         last = _detect_head(w, c, k, s, level, "m" if k < half else "m2", implicit=k < half, aux=k >= half)
-    w.keymap += [f"ignore<-{c.prefix}.anchors", f"ignore<-{c.prefix}.anchor_grid"]
-    return last
+    return _anchor_buffers_ignored(w, c, last)
 
 
 CONVERTERS = {
@@ -290,7 +287,8 @@ CONVERTERS = {
     "ReOrg": _reorg, "DWT": _dwt, "nn.Upsample": _upsample, "Upsample": _upsample, "DownC": _downc,
     "BottleneckCSP": _bottleneck_csp("BottleneckCSP"), "BottleneckCSPF": _bottleneck_csp("BottleneckCSPF"),
     "BottleneckCSP2": _bottleneck_csp("BottleneckCSP2"), "SPPCSP": _sppcsp, "SPPCSPC": _sppcspc,
-    "RepConv": _repconv, "Detect": _detect, "IDetect": _idetect, "IAuxDetect": _iauxdetect,
+    "RepConv": _repconv, "Detect": _detect_heads(implicit=False), "IDetect": _detect_heads(implicit=True),
+    "IAuxDetect": _iauxdetect,
 }
 """YAML module name -> converter writing its sections (and key map) and returning its output layer."""
 # modules whose first argument is a channel count scaled by width_multiple

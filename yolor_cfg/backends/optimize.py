@@ -36,7 +36,8 @@ class OptimizedModel(nn.Module):
         self.cuda_graph = cuda_graph and next(model.parameters()).is_cuda
         self._graphs: dict = {}
 
-    def _prepare(self, x: torch.Tensor) -> torch.Tensor:
+    def prepare(self, x: torch.Tensor) -> torch.Tensor:
+        """The input as the inner model takes it (its dtype and memory format)."""
         x = x.to(self.dtype)
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
@@ -50,13 +51,13 @@ class OptimizedModel(nn.Module):
         with torch.inference_mode():
             if self.cuda_graph:
                 return self._replay(x)
-            return self._to_float(self._run(self._prepare(x)))
+            return self._to_float(self._run(self.prepare(x)))
 
     def _replay(self, x: torch.Tensor):
         """CUDA graphs: one captured graph per input shape; replays copy the input in place."""
         key = tuple(x.shape)
         if key not in self._graphs:
-            static_in = self._prepare(x).clone()
+            static_in = self.prepare(x).clone()
             stream = torch.cuda.Stream()
             stream.wait_stream(torch.cuda.current_stream())
             with torch.cuda.stream(stream):
@@ -68,7 +69,7 @@ class OptimizedModel(nn.Module):
                 static_out = self._run(static_in)
             self._graphs[key] = (graph, static_in, static_out)
         graph, static_in, static_out = self._graphs[key]
-        static_in.copy_(self._prepare(x))
+        static_in.copy_(self.prepare(x))
         graph.replay()
         return self._to_float(static_out)
 

@@ -69,7 +69,9 @@ class CompiledModel(nn.Module):
         self._release = release_schedule(graph)
 
     # ---- running ----
-    def _run(self, x: torch.Tensor, keep_all: bool):
+    def run_layers(self, x: torch.Tensor, keep_all: bool = False):
+        """(every layer's output (None once freed unless keep_all), decoded head outputs, raw head outputs,
+        the [multilabel] output or None): what forward, trace and the exporter build on."""
         outs: list = [None] * len(self.module_list)
         decoded, raw = [], []
         aux = None
@@ -93,7 +95,7 @@ class CompiledModel(nn.Module):
     def forward(self, x: torch.Tensor):
         """See the class docstring; a graph with a [multilabel] head also returns its image-level
         class logits (train: ``(raw, logits)``) or probabilities (eval: ``(detections, raw, scores)``)."""
-        outs, decoded, raw, aux = self._run(x, keep_all=False)
+        outs, decoded, raw, aux = self.run_layers(x, keep_all=False)
         if not raw:
             return outs[-1]
         if self.training:
@@ -129,7 +131,7 @@ class CompiledModel(nn.Module):
 
     def trace(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Every layer's output, indexed like the cfg's layers (heads: their raw tensor)."""
-        return self._run(x, keep_all=True)[0]
+        return self.run_layers(x, keep_all=True)[0]
 
     # ---- facts ----
     @property

@@ -71,7 +71,7 @@ class _Exported(nn.Module):
         self.model, self.raw, self.taps = model, raw, taps
 
     def forward(self, x):
-        outs, decoded, raw, _ = self.model._run(x, keep_all=bool(self.taps))
+        outs, decoded, raw, _ = self.model.run_layers(x, keep_all=bool(self.taps))
         main = tuple(raw) if self.raw or not decoded else (torch.cat(decoded, 1),)
         if not self.model.heads:
             main = (outs[-1],)

@@ -4,10 +4,11 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .activations import ACTIVATIONS, make_activation
 from ..dialects import YOLOR_ACTIVATIONS
 from ..options import Choice, Inert, Int, Refused
+from .activations import ACTIVATIONS, make_activation
 from .base import AffineConv, Context, LayerKind, Node, NodeError, Shape, register
+from .modules import BN_MOMENTUM
 
 ACTIVATION_NAMES = tuple(ACTIVATIONS)
 
@@ -22,7 +23,7 @@ class ConvBlock(nn.Module):
     def __init__(self, c1, c2, k, stride, padding, groups, dilation, bn, eps, activation):
         super().__init__()
         self.Conv2d = nn.Conv2d(c1, c2, k, stride, padding, dilation=dilation, groups=groups, bias=not bn)
-        self.BatchNorm2d = nn.BatchNorm2d(c2, momentum=0.03, eps=eps) if bn else None
+        self.BatchNorm2d = nn.BatchNorm2d(c2, momentum=BN_MOMENTUM, eps=eps) if bn else None
         self.activation = make_activation(activation)
 
     def forward(self, x):
@@ -120,7 +121,7 @@ class ConnectedBlock(nn.Module):
     def __init__(self, n_in, n_out, bn, eps, activation):
         super().__init__()
         self.Linear = nn.Linear(n_in, n_out, bias=not bn)
-        self.BatchNorm1d = nn.BatchNorm1d(n_out, momentum=0.03, eps=eps) if bn else None
+        self.BatchNorm1d = nn.BatchNorm1d(n_out, momentum=BN_MOMENTUM, eps=eps) if bn else None
         self.activation = make_activation(activation)
 
     def forward(self, x):
@@ -167,7 +168,7 @@ class Connected(LayerKind):
 class BatchNormBlock(nn.Module):
     def __init__(self, c, eps):
         super().__init__()
-        self.BatchNorm2d = nn.BatchNorm2d(c, momentum=0.03, eps=eps)
+        self.BatchNorm2d = nn.BatchNorm2d(c, momentum=BN_MOMENTUM, eps=eps)
 
     def forward(self, x):
         return self.BatchNorm2d(x)

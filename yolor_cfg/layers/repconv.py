@@ -11,20 +11,21 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .activations import make_activation
 from ..options import Choice, Int
+from .activations import make_activation
 from .base import LayerKind, NodeError, Shape, register
 from .conv import ACTIVATION_NAMES
+from .modules import BN_MOMENTUM
 
 
 class RepConvBlock(nn.Module):
     def __init__(self, c1: int, c2: int, k: int, stride: int, eps: float, activation: str):
         super().__init__()
         self.rbr_dense = nn.Sequential(nn.Conv2d(c1, c2, k, stride, k // 2, bias=False),
-                                       nn.BatchNorm2d(c2, eps=eps, momentum=0.03))
+                                       nn.BatchNorm2d(c2, eps=eps, momentum=BN_MOMENTUM))
         self.rbr_1x1 = nn.Sequential(nn.Conv2d(c1, c2, 1, stride, 0, bias=False),
-                                     nn.BatchNorm2d(c2, eps=eps, momentum=0.03))
-        self.rbr_identity = nn.BatchNorm2d(c1, eps=eps, momentum=0.03) if c1 == c2 and stride == 1 else None
+                                     nn.BatchNorm2d(c2, eps=eps, momentum=BN_MOMENTUM))
+        self.rbr_identity = nn.BatchNorm2d(c1, eps=eps, momentum=BN_MOMENTUM) if c1 == c2 and stride == 1 else None
         self.activation = make_activation(activation)
 
     def forward(self, x):
