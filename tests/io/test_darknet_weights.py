@@ -123,7 +123,7 @@ def test_a_cut_at_any_byte_names_the_layer(tmp_path):
     cut = tmp_path / "cut.weights"
     for offset in offsets:
         cut.write_bytes(data[:offset])
-        with pytest.raises(WeightsError, match=r"ends inside layer \d+ \[\w+\] \(cfg line \d+\): "
+        with pytest.raises(WeightsError, match=r"ends inside layer \d+ \[\w+\] \(line \d+\): "
                                                r"it needs [\d,]+ floats, [\d,]+ are left") as info:
             model.load_weights(cut)
         assert ("stray bytes" in str(info.value)) == bool(offset % 4)
@@ -131,7 +131,7 @@ def test_a_cut_at_any_byte_names_the_layer(tmp_path):
     with pytest.raises(WeightsError, match=r"ends inside the .weights header .*before layer 0 \[convolutional\]"):
         model.load_weights(cut)
     cut.write_bytes(data + b"\x01\x02")
-    with pytest.raises(WeightsError, match=r"2 stray bytes after the last float of layer 36 \[convolutional\] \(cfg line 270\)"):
+    with pytest.raises(WeightsError, match=r"2 stray bytes after the last float of layer 36 \[convolutional\] \(line 270\)"):
         model.load_weights(cut)
 
 

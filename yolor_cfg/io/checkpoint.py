@@ -13,11 +13,11 @@ from ..dialects import DialectConflict, Evidence, weights_dialect_change
 from ..checks import existing_file
 from ..errors import SourceLoc, WeightsError
 from ..files import atomic_path
+from ..layers.base import STATE_KEY
 
 if TYPE_CHECKING:
     from ..backends.torch_exec import CompiledModel
 
-_LAYER_KEY = re.compile(r"^module_list\.(\d+)\.(.+)$")
 _PAPER_KEY = re.compile(r"^(module\.)?model\.\d+\.")  # the YOLOR paper branch's nn.Sequential
 _WRAPPER_PREFIXES = ("module.", "model.")  # DDP / EMA wrappers around the module_list
 
@@ -98,10 +98,10 @@ def load_state_dict(model: CompiledModel, state_dict: dict[str, torch.Tensor], s
     problems: list[str] = []
 
     def where(key: str) -> str:
-        m = _LAYER_KEY.match(key)
+        m = STATE_KEY.match(key)
         if m and int(m.group(1)) < len(nodes):
             n = nodes[int(m.group(1))]
-            return f"layer {n.index} [{n.kind}] (line {n.loc.line}) {m.group(2)}"
+            return f"{n.describe()} {m.group(2)}"
         return key
 
     to_load = {}
@@ -139,7 +139,7 @@ def torch_weights_evidence(obj, state_dict: dict, path: str | Path) -> Evidence 
     where = SourceLoc(str(path), 0, 0)
     if isinstance(obj, dict) and obj.get("format") == FORMAT:
         return Evidence(obj["dialect"], where, f"a yolor-cfg checkpoint compiled with the {obj['dialect']} dialect")
-    if any(_LAYER_KEY.match(k) for k in _strip_wrappers(state_dict)):
+    if any(STATE_KEY.match(k) for k in _strip_wrappers(state_dict)):
         return Evidence("yolor", where, "YOLOR PyTorch weights (module_list.N.* keys)")
     if any(_PAPER_KEY.match(k) for k in state_dict):
         return Evidence("yolor", where, "YOLOR paper-branch weights (model.N.* keys)")

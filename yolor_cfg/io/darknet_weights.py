@@ -116,7 +116,7 @@ def read_header(data: bytes, path: str, first_layer: str = "") -> tuple[DarknetH
 
 
 def _layer_name(node) -> str:
-    return f"layer {node.index} [{node.kind}] (cfg line {node.loc.line})"
+    return node.describe()
 
 
 def _class_dependent_start(model: CompiledModel) -> int:

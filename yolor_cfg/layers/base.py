@@ -6,6 +6,7 @@ tensor layouts, and the passes ask it for their hooks.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -15,6 +16,10 @@ if TYPE_CHECKING:
     import torch.nn as nn
 
     from ..errors import SourceLoc
+
+
+# A model's state-dict key: module_list.{layer index}.{attribute path} (YOLOR's naming, kept by ours).
+STATE_KEY = re.compile(r"^module_list\.(\d+)\.(.+)$")
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,10 @@ class Node:
     @property
     def spec(self) -> LayerKind:
         return REGISTRY[self.kind]
+
+    def describe(self) -> str:
+        """``layer N [kind] (line L)``: how every message names a layer (N is its index in the cfg)."""
+        return f"layer {self.origin if self.origin >= 0 else self.index} [{self.kind}] (line {self.loc.line})"
 
     def loc_of(self, key: str | None) -> SourceLoc:
         return self.option_locs.get(key, self.loc) if key else self.loc
@@ -124,9 +133,8 @@ class LayerKind:
 
     # ---- graph ----
     def input_refs(self, node: Node) -> list[tuple[int, str | None]]:
-        """Layer references as written (relative or absolute) with the key they come from.
-
-        The default is the previous layer (or the network input for layer 0)."""
+        """Layer references as written (relative or absolute) with the key they come from, besides the
+        previous layer that ``sequential`` adds; the default is none."""
         return []
 
     def sequential(self, node: Node) -> bool:

@@ -103,6 +103,11 @@ def _add_into(x, a):
     return x + a[:, :nx]
 
 
+# Darknet's weighted shortcut divides by (0.0001 + the sum of the weights) in both normalisations
+# (blas.c, shortcut_multilayer_cpu: the sum starts at eps), so all-zero relu weights give zero, not NaN.
+NORMALIZE_EPS = 1e-4
+
+
 class WeightedResidualDarknet(nn.Module):
     """Darknet's weighted shortcut: out = w0 x + sum_i w_i from_i, with one weight per input
     (per_feature) or per input and channel (per_channel), normalised by relu or softmax."""
@@ -117,10 +122,10 @@ class WeightedResidualDarknet(nn.Module):
         w = self.weights
         if self.normalization in ("relu", "avg_relu"):
             w = torch.relu(w)
-            return w / (w.sum(0, keepdim=True) + 1e-4)
+            return w / (w.sum(0, keepdim=True) + NORMALIZE_EPS)
         if self.normalization == "softmax":
             e = torch.exp(w - w.max(0, keepdim=True).values)
-            return e / (e.sum(0, keepdim=True) + 1e-4)
+            return e / (e.sum(0, keepdim=True) + NORMALIZE_EPS)
         return w
 
     def forward(self, x, *others):

@@ -2,15 +2,13 @@
 from __future__ import annotations
 
 import copy
-import re
 from dataclasses import dataclass, field
 
 import torch
 
 from ..graph import Graph
-from ..layers.base import Node
+from ..layers.base import STATE_KEY, Node
 
-_KEY = re.compile(r"^module_list\.(\d+)\.(.+)$")
 
 
 @dataclass
@@ -24,7 +22,7 @@ class WeightedGraph:
     def from_model(cls, model) -> WeightedGraph:
         params: dict[int, dict[str, torch.Tensor]] = {n.index: {} for n in model.graph.nodes}
         for key, value in model.state_dict().items():
-            m = _KEY.match(key)
+            m = STATE_KEY.match(key)
             params[int(m.group(1))][m.group(2)] = value.detach().clone()
         return cls(model.graph, params)
 
@@ -100,7 +98,7 @@ def has_batchnorm_tensors(p: dict) -> bool:
 
 
 def describe(node: Node) -> str:
-    return f"layer {node.origin} [{node.kind}] (line {node.loc.line})"
+    return node.describe()
 
 
 def only_consumer(wg: WeightedGraph, index: int) -> int | None:

@@ -10,6 +10,9 @@ import math
 import torch
 import torch.nn as nn
 
+# YOLOR's loss raises the objectness gain by 1.4 for networks with 4 or more output levels (its P6
+# models), to balance the extra, coarser levels.
+OBJ_GAIN_P6 = 1.4
 _NEIGHBOURS = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]])
 
 
@@ -134,7 +137,8 @@ class YoloLoss:
                     lcls = lcls + bce_cls(ps[:, 5:], t)
             lobj = lobj + bce_obj(pi[..., 4], tobj) * balance[i]
         s = 3 / len(raw)
-        return lbox * h["box"] * s, lobj * h["obj"] * s * (1.4 if len(raw) >= 4 else 1.0), lcls * h["cls"] * s
+        obj_gain = OBJ_GAIN_P6 if len(raw) >= 4 else 1.0
+        return lbox * h["box"] * s, lobj * h["obj"] * s * obj_gain, lcls * h["cls"] * s
 
 
 class FocalLoss(nn.Module):
