@@ -68,7 +68,7 @@ def set_classes(source: CfgSource, graph: Graph, classes: int) -> str:
 
     sections = source.sections[1:]
     for head in graph.heads:
-        count = len(head.options["mask"]) if head.kind == "yolo" else head.options["num"]
+        count = len(head.derived["mask"]) if head.kind == "yolo" else head.options["num"]
         need = count * (classes + 5)
         set_value(sections[head.index], head, "classes", classes)
         for src in head_filter_sources(graph.nodes, head):

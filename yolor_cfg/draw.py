@@ -25,9 +25,9 @@ def _label(node, count: int = 1) -> str:
         parts.append(f"{o['filters']} {o['size']}x{o['size']}/{o['stride']} {o['activation']}"
                      + (" bn" if o.get("batch_normalize") else ""))
     elif node.kind in ("maxpool", "local_avgpool"):
-        parts.append(f"{o['size']}x{o['size']}/{o['stride']}")
+        parts.append(f"{node.derived['size']}x{node.derived['size']}/{o['stride']}")
     elif node.spec.is_head:
-        anchors = " ".join(f"{w:g},{h:g}" for w, h in o["anchor_pairs"])
+        anchors = " ".join(f"{w:g},{h:g}" for w, h in node.derived["anchor_pairs"])
         parts.append(f"stride {node.in_shapes[0].stride:g}, {o['classes']} classes")
         parts.append(f"anchors {anchors}")
     if node.shape is not None:

@@ -27,7 +27,7 @@ def summarize(graph: Graph) -> dict:
                              for e in graph.dialect_choice.evidence],
         "input": [graph.net.channels, graph.net.height, graph.net.width],
         "params": sum(r["params"] for r in rows), "gflops": sum(r["gflops"] for r in rows),
-        "heads": [{"index": n.index, "stride": n.in_shapes[0].stride, "anchors": n.options["anchor_pairs"],
+        "heads": [{"index": n.index, "stride": n.in_shapes[0].stride, "anchors": n.derived["anchor_pairs"],
                    "classes": n.options["classes"]} for n in graph.heads],
         "layers": rows,
     }

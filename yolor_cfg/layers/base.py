@@ -61,6 +61,7 @@ class Node:
     loc: SourceLoc
     option_locs: dict[str, SourceLoc] = field(default_factory=dict)
     given: frozenset[str] = frozenset()  # keys written in the file
+    derived: dict[str, Any] = field(default_factory=dict)  # values the kind computes from the options (validate)
     shape: Shape | None = None
     in_shapes: list[Shape] = field(default_factory=list)
     broken: bool = False  # an error was reported for this node

@@ -55,7 +55,7 @@ class Convolutional(LayerKind):
     def affine_conv(self, node: Node) -> AffineConv:
         o = node.options
         return AffineConv("Conv2d.weight", "Conv2d.bias", "BatchNorm2d" if o["batch_normalize"] else None,
-                          o["activation"], o["size"], bool(o["padding"]), o["groups"])
+                          o["activation"], o["size"], bool(node.derived["padding"]), o["groups"])
 
     def drop_batchnorm(self, node: Node) -> None:
         node.options["batch_normalize"] = 0
@@ -71,23 +71,25 @@ class Convolutional(LayerKind):
                                                    "code does not build"))
         return found
 
+    @staticmethod
+    def derived_values(o: dict) -> dict:
+        """Effective strides, dilation and padding, as Darknet's parser derives them from the options."""
+        return {"stride_x": o["stride_x"] if o["stride_x"] >= 1 else o["stride"],
+                "stride_y": o["stride_y"] if o["stride_y"] >= 1 else o["stride"],
+                "dilation": 1 if o["size"] == 1 else o["dilation"],
+                "padding": o["size"] // 2 if o["pad"] else o["padding"]}
+
     def validate(self, node: Node, ctx: Context) -> None:
-        o = node.options
-        if o["stride_x"] < 1 or o["stride_y"] < 1:
-            o["stride_x"] = o["stride"] if o["stride_x"] < 1 else o["stride_x"]
-            o["stride_y"] = o["stride"] if o["stride_y"] < 1 else o["stride_y"]
-        if o["size"] == 1:
-            o["dilation"] = 1
-        o["padding"] = o["size"] // 2 if o["pad"] else o["padding"]
+        node.derived.update(self.derived_values(node.options))
 
     def infer(self, node: Node, in_shapes: list[Shape], ctx: Context) -> Shape:
-        o, s = node.options, in_shapes[0]
+        o, d, s = node.options, node.derived, in_shapes[0]
         if s.c % o["groups"] or o["filters"] % o["groups"]:
             raise NodeError(f"groups={o['groups']} must divide the input channels ({s.c}) and filters "
                             f"({o['filters']})", "groups")
-        span = o["dilation"] * (o["size"] - 1) + 1
-        h = (s.h + 2 * o["padding"] - span) // o["stride_y"] + 1
-        w = (s.w + 2 * o["padding"] - span) // o["stride_x"] + 1
+        span = d["dilation"] * (o["size"] - 1) + 1
+        h = (s.h + 2 * d["padding"] - span) // d["stride_y"] + 1
+        w = (s.w + 2 * d["padding"] - span) // d["stride_x"] + 1
         if h < 1 or w < 1:
             raise NodeError(f"a {o['size']}x{o['size']} kernel does not fit the {s.h}x{s.w} input "
                             f"(input size {ctx.net_height}x{ctx.net_width} is too small)", "size")
@@ -95,8 +97,9 @@ class Convolutional(LayerKind):
 
     def build(self, node: Node, ctx: Context) -> nn.Module:
         o = node.options
-        return ConvBlock(node.in_shapes[0].c, o["filters"], o["size"], (o["stride_y"], o["stride_x"]),
-                         o["padding"], o["groups"], o["dilation"], bool(o["batch_normalize"]),
+        d = node.derived
+        return ConvBlock(node.in_shapes[0].c, o["filters"], o["size"], (d["stride_y"], d["stride_x"]),
+                         d["padding"], o["groups"], d["dilation"], bool(o["batch_normalize"]),
                          ctx.dialect.bn_eps, o["activation"])
 
     def _weight_shape(self, node: Node):

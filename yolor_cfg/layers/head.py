@@ -135,17 +135,16 @@ class Yolo(LayerKind):
 
     def validate(self, node, ctx):
         o = node.options
-        if o["mask"] is None:
-            o["mask"] = list(range(o["num"]))
+        mask = o["mask"] if o["mask"] is not None else list(range(o["num"]))
         pairs = _anchor_pairs(node, o["num"])
-        for m in o["mask"]:
+        for m in mask:
             if m >= len(pairs) or m >= o["num"]:
                 raise NodeError(f"mask index {m} is outside the anchors (there are {min(len(pairs), o['num'])}: "
                                 f"0..{min(len(pairs), o['num']) - 1})", "mask")
-        o["anchor_pairs"] = [pairs[m] for m in o["mask"]]
+        node.derived.update(mask=mask, anchor_pairs=[pairs[m] for m in mask])
 
     def infer(self, node, in_shapes, ctx):
-        _check_filters(node, in_shapes, ctx, node.options["classes"] + 5, len(node.options["mask"]))
+        _check_filters(node, in_shapes, ctx, node.options["classes"] + 5, len(node.derived["mask"]))
         return in_shapes[0]
 
     def build(self, node, ctx):
@@ -154,7 +153,7 @@ class Yolo(LayerKind):
             decoding = "yolor"
         else:
             decoding = "darknet_new_coords" if o["new_coords"] else "darknet"
-        return DetectHead(o["anchor_pairs"], o["classes"], (ctx.net_height / s.h, ctx.net_width / s.w),
+        return DetectHead(node.derived["anchor_pairs"], o["classes"], (ctx.net_height / s.h, ctx.net_width / s.w),
                           decoding, o["scale_x_y"])
 
 
@@ -172,7 +171,7 @@ class Region(LayerKind):
                                        "noobject_scale", "mask_scale", "class_scale", "bias_match", "tree", "map")}}
 
     def validate(self, node, ctx):
-        node.options["anchor_pairs"] = _anchor_pairs(node, node.options["num"])[: node.options["num"]]
+        node.derived["anchor_pairs"] = _anchor_pairs(node, node.options["num"])[: node.options["num"]]
 
     def infer(self, node, in_shapes, ctx):
         _check_filters(node, in_shapes, ctx, node.options["classes"] + 5, node.options["num"])
@@ -180,5 +179,5 @@ class Region(LayerKind):
 
     def build(self, node, ctx):
         o, s = node.options, node.in_shapes[0]
-        return DetectHead(o["anchor_pairs"], o["classes"], (ctx.net_height / s.h, ctx.net_width / s.w),
+        return DetectHead(node.derived["anchor_pairs"], o["classes"], (ctx.net_height / s.h, ctx.net_width / s.w),
                           "region", class_softmax=bool(o["softmax"]))

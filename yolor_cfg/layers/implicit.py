@@ -92,7 +92,7 @@ class _ImplicitKind(LayerKind):
                 raise NodeError("the 2-D implicit forms support model=vector only", "model")
             return
         if o["model"] == "nn":
-            o["prior"] = o["prior"] or 2 * o["filters"]
+            node.derived["prior"] = o["prior"] or 2 * o["filters"]
         if o["model"] == "mf" and not o["atoms"]:
             raise NodeError("model=mf needs atoms= (the number of basis vectors, e.g. atoms=8)", "model")
         if (o["learn"] is None) != (o["period"] is None):
@@ -115,7 +115,7 @@ class _ImplicitKind(LayerKind):
         o = node.options
         if self.two_d:
             return Implicit(self._shape(node), self.mean, o["std"])
-        return Implicit(self._shape(node), self.mean, o["std"], o["model"], o["prior"] or 0, o["atoms"] or 0,
+        return Implicit(self._shape(node), self.mean, o["std"], o["model"], node.derived.get("prior", 0), o["atoms"] or 0,
                         bool(o["nonneg"]), self._mask(node))
 
     def _tensors(self, node):
@@ -124,7 +124,8 @@ class _ImplicitKind(LayerKind):
         if self.two_d or o["model"] == "vector":
             return [("implicit", shape)]
         if o["model"] == "nn":
-            return [("prior", (o["prior"],)), ("W", (n, o["prior"]))]
+            prior = node.derived["prior"]
+            return [("prior", (prior,)), ("W", (n, prior))]
         return [("Z", (o["atoms"], n)), ("c", (o["atoms"],))]
 
     def num_params(self, node):

@@ -60,39 +60,37 @@ class MaxPool(LayerKind):
 
     def validate(self, node, ctx):
         o = node.options
-        o["stride_x"] = o["stride_x"] or o["stride"]
-        o["stride_y"] = o["stride_y"] or o["stride"]
-        o["size"] = o["size"] or o["stride"]
-        if o["padding"] is None:
-            o["padding"] = o["size"] - 1
+        size = o["size"] or o["stride"]
+        node.derived.update(stride_x=o["stride_x"] or o["stride"], stride_y=o["stride_y"] or o["stride"], size=size,
+                            padding=size - 1 if o["padding"] is None else o["padding"])
 
     def _geometry(self, node, s: Shape, ctx):
         """(out_h, out_w, (left, right, top, bottom), zero_pad)."""
-        o = node.options
-        k = o["size"]
+        o, d = node.options, node.derived
+        k = d["size"]
         if ctx.dialect.name == "yolor" and not self.average:
             # YOLOR: nn.MaxPool2d(k, s, padding=(k-1)//2), and ZeroPad2d((0,1,0,1)) before a 2x2/1 pool
             if k == 2 and o["stride"] == 1:
                 return s.h, s.w, (0, 1, 0, 1), True
             p = (k - 1) // 2
-            return ((s.h + 2 * p - k) // o["stride_y"] + 1, (s.w + 2 * p - k) // o["stride_x"] + 1,
+            return ((s.h + 2 * p - k) // d["stride_y"] + 1, (s.w + 2 * p - k) // d["stride_x"] + 1,
                     (p, p, p, p), False)
-        oh, top, bottom = _darknet_window(k, o["stride_y"], o["padding"], s.h)
-        ow, left, right = _darknet_window(k, o["stride_x"], o["padding"], s.w)
+        oh, top, bottom = _darknet_window(k, d["stride_y"], d["padding"], s.h)
+        ow, left, right = _darknet_window(k, d["stride_x"], d["padding"], s.w)
         return oh, ow, (left, right, top, bottom), False
 
     def infer(self, node, in_shapes, ctx):
         s = in_shapes[0]
         oh, ow, _, _ = self._geometry(node, s, ctx)
         if oh < 1 or ow < 1:
-            raise NodeError(f"a {node.options['size']}x{node.options['size']} pool does not fit the "
+            raise NodeError(f"a {node.derived['size']}x{node.derived['size']} pool does not fit the "
                             f"{s.h}x{s.w} input", "size")
         return Shape(s.c, oh, ow, ctx.net_height / oh)
 
     def build(self, node, ctx):
         _, _, pads, zero = self._geometry(node, node.in_shapes[0], ctx)
-        o = node.options
-        return DarknetPool(o["size"], (o["stride_y"], o["stride_x"]), pads, self.average, zero)
+        d = node.derived
+        return DarknetPool(d["size"], (d["stride_y"], d["stride_x"]), pads, self.average, zero)
 
 
 @register

@@ -44,14 +44,14 @@ class Reorg(LayerKind):
             if o["stride"] not in (None, 2) or o["reverse"]:
                 raise NodeError("the yolor dialect's [reorg] is a fixed 2x2 space-to-depth; remove stride/reverse "
                                 "(or compile with dialect='darknet')", "stride")
-            o["stride"] = 2
+            node.derived["stride"] = 2
         else:
-            o["stride"] = o["stride"] or 1  # Darknet's default
+            node.derived["stride"] = o["stride"] or 1  # Darknet's default
             if o["reverse"]:
                 raise NodeError("reverse=1 (depth-to-space) is not supported", "reverse")
 
     def infer(self, node, in_shapes, ctx):
-        s, k = in_shapes[0], node.options["stride"]
+        s, k = in_shapes[0], node.derived["stride"]
         if s.h % k or s.w % k:
             raise NodeError(f"stride {k} needs an input divisible by {k}, got {s.h}x{s.w} "
                             f"(input size {ctx.net_height}x{ctx.net_width})")
@@ -62,7 +62,7 @@ class Reorg(LayerKind):
     def build(self, node, ctx):
         if ctx.dialect.name == "yolor":
             return SpaceToDepthYolor()
-        return ReorgDarknet(node.options["stride"])
+        return ReorgDarknet(node.derived["stride"])
 
 
 class FilterBank(nn.Module):

@@ -104,7 +104,7 @@ class RepConv(LayerKind):
             eye[torch.arange(c1), torch.arange(c1), k // 2, k // 2] = 1.0
             weight = weight + eye * scale.view(-1, 1, 1, 1)
             bias = bias + shift
-        options = {"filters": o["filters"], "size": k, "stride": o["stride"], "stride_x": o["stride"],
-                   "stride_y": o["stride"], "pad": 1, "padding": k // 2, "groups": 1, "dilation": 1,
-                   "batch_normalize": 0, "activation": o["activation"]}
+        options = {"filters": o["filters"], "size": k, "stride": o["stride"], "stride_x": -1, "stride_y": -1,
+                   "pad": 1, "padding": 0, "groups": 1, "dilation": 1, "batch_normalize": 0,
+                   "activation": o["activation"]}
         return options, {"Conv2d.weight": weight, "Conv2d.bias": bias}

@@ -31,6 +31,7 @@ class WeightedGraph:
         graph.nodes = [copy.copy(n) for n in self.graph.nodes]
         for n in graph.nodes:
             n.options = dict(n.options)
+            n.derived = dict(n.derived)
             n.inputs = list(n.inputs)
             n.in_shapes = list(n.in_shapes)
         return WeightedGraph(graph, {i: dict(p) for i, p in self.params.items()})

@@ -15,6 +15,7 @@ def fold_repconv(wg: WeightedGraph) -> PassResult:
             continue
         options, params = rewrite(node, wg.params[node.index], eps)
         node.kind, node.options, node.given = "convolutional", options, frozenset(options)
+        node.derived = node.spec.derived_values(options)
         wg.params[node.index] = params
         res.rewrites.append(f"{describe(node)}: branches re-parameterised into one convolution")
     return res
