@@ -279,7 +279,9 @@ class Trainer:
 
     # ---- the run ----
     def train(self) -> dict:
-        opt, hyp = self.opt, self.hyp
+        """Run the training; returns save_dir, best, last and the last validation metrics (or, when
+        max_steps stopped it, save_dir and stopped_at_step)."""
+        opt = self.opt
         if self.rank >= 0 and not dist.is_initialized():
             dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
         self._loaders()
@@ -288,152 +290,198 @@ class Trainer:
             # only rank 0 writes; the other ranks never touch the run folder
             self.save_dir = (claim_run_dir(opt.project, opt.name, opt.exist_ok) if self.main
                              else Path(opt.project) / opt.name)
-        nc = self.data.nc
-        loss_hyp = dict(hyp, cls=hyp["cls"] * nc / 80)  # YOLOR scales the class gain to the class count
-        nb = len(self.train_loader)
-        nbs = opt.nominal_batch
-        accumulate = max(round(nbs / opt.batch), 1)
-        weight_decay = hyp["weight_decay"] * opt.batch * accumulate / nbs
-        g_bn, g_decay, g_bias = _param_groups(model, weight_decay)
-        if opt.optimizer == "adam":
-            optimizer = torch.optim.Adam(g_bn, lr=hyp["lr0"], betas=(hyp["momentum"], 0.999))
-        else:
-            optimizer = torch.optim.SGD(g_bn, lr=hyp["lr0"], momentum=hyp["momentum"], nesterov=True)
-        optimizer.add_param_group({"params": g_decay, "weight_decay": weight_decay})
-        optimizer.add_param_group({"params": g_bias})
-        if opt.linear_lr:
-            lf = lambda x: (1 - x / opt.epochs) * (1.0 - hyp["lrf"]) + hyp["lrf"]  # noqa: E731
-        else:
-            lf = lambda x: ((1 + math.cos(x * math.pi / opt.epochs)) / 2) * (1 - hyp["lrf"]) + hyp["lrf"]  # noqa: E731
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda=lf)
-        ema = ModelEMA(model) if self.main else None
-        start_epoch, best_fitness = 0, -1.0
-        if self.resume_ckpt is not None:
-            ck = self.resume_ckpt
-            optimizer.load_state_dict(ck["optimizer"])
-            scheduler.load_state_dict(ck["scheduler"])
-            if ema is not None:
-                load_state_dict(ema.ema, ck["model"], "resume (EMA)")
-                ema.updates = int(ck["ema_updates"])
-            start_epoch, best_fitness = int(ck["epoch"]) + 1, float(ck["best_fitness"])
-            _set_rng_state(ck["rng"])
+        run = self._prepare_run(model)
+        if self.main:
+            run.weights_dir.mkdir(parents=True, exist_ok=True)
+            print(f"training {opt.cfg} on {self.device}{f' x{self.world}' if self.world > 1 else ''}: "
+                  f"{opt.epochs} epochs, batch {opt.batch} (accumulate {run.accumulate}), img {opt.img}, "
+                  f"amp {run.amp_dtype}, results in {self.save_dir}")
+        last_val = None
+        self.t_start = time.time()
+        for epoch in range(run.start_epoch, opt.epochs):
+            started = time.time()
+            mean_loss, stopped = self._train_epoch(run, epoch)
+            if stopped:
+                return {"save_dir": str(self.save_dir), "stopped_at_step": run.step}
+            lrs = [g["lr"] for g in run.optimizer.param_groups]
+            run.scheduler.step()
             if self.main:
-                kept = ", ".join(f"{k} {getattr(opt, k)}" for k in ("cfg", "data", "epochs", "batch", "img", "hyp",
-                                                                     "optimizer", "seed"))
-                print(f"resuming {self.save_dir} from epoch {start_epoch} with the run's own options: {kept}")
+                last_val = self._end_epoch(run, epoch, mean_loss, lrs, started)
+        if self.main:
+            plot_results(self.save_dir / "results.csv", self.save_dir / "results.png")
+        if self.rank >= 0 and dist.is_initialized():
+            dist.barrier()
+            dist.destroy_process_group()
+        return {"save_dir": str(self.save_dir), "best": str(run.weights_dir / "best.pt"),
+                "last": str(run.weights_dir / "last.pt"), "metrics": last_val.metrics if last_val else {}}
+
+    # ---- the steps of a run ----
+    def _prepare_run(self, model: nn.Module) -> _Run:
+        """Optimizer (three parameter groups), schedule, EMA, resumed state, DDP, losses and AMP."""
+        opt, hyp = self.opt, self.hyp
+        accumulate = max(round(opt.nominal_batch / opt.batch), 1)
+        weight_decay = hyp["weight_decay"] * opt.batch * accumulate / opt.nominal_batch
+        bn_weights, decayed, biases = _param_groups(model, weight_decay)
+        if opt.optimizer == "adam":
+            optimizer = torch.optim.Adam(bn_weights, lr=hyp["lr0"], betas=(hyp["momentum"], 0.999))
+        else:
+            optimizer = torch.optim.SGD(bn_weights, lr=hyp["lr0"], momentum=hyp["momentum"], nesterov=True)
+        optimizer.add_param_group({"params": decayed, "weight_decay": weight_decay})
+        optimizer.add_param_group({"params": biases})
+        if opt.linear_lr:
+            lr_lambda = lambda x: (1 - x / opt.epochs) * (1.0 - hyp["lrf"]) + hyp["lrf"]  # noqa: E731
+        else:
+            lr_lambda = lambda x: ((1 + math.cos(x * math.pi / opt.epochs)) / 2) * (1 - hyp["lrf"]) + hyp["lrf"]  # noqa: E731
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda=lr_lambda)
+        ema = ModelEMA(model) if self.main else None
+        start_epoch, best_fitness = self._resume_state(optimizer, scheduler, ema)
         if opt.sync_bn and self.rank >= 0 and self.device.type == "cuda":
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
         if self.rank >= 0:
             model = nn.parallel.DistributedDataParallel(
                 model, device_ids=[self.local_rank] if self.device.type == "cuda" else None,
                 output_device=self.local_rank if self.device.type == "cuda" else None)
-        compute_loss = YoloLoss(_unwrap(model), loss_hyp)
-        multilabel_loss = MultiLabelLoss(hyp)
         amp_dtype = None
         if opt.amp and self.device.type == "cuda":
             amp_dtype = torch.float16
         elif opt.amp and self.device.type == "cpu" and cpu_has_native_bf16() and not opt.deterministic:
             amp_dtype = torch.bfloat16
-        scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
-        nw = min(max(round(hyp["warmup_epochs"] * nb), 1), 1000) if hyp["warmup_epochs"] > 0 else 0
-        weights_dir = self.save_dir / "weights"
+        batches = len(self.train_loader)
+        warmup = min(max(round(hyp["warmup_epochs"] * batches), 1), 1000) if hyp["warmup_epochs"] > 0 else 0
+        loss_hyp = dict(hyp, cls=hyp["cls"] * self.data.nc / 80)  # YOLOR scales the class gain to the class count
+        return _Run(model, ema, optimizer, scheduler, lr_lambda, torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16),
+                    amp_dtype, YoloLoss(_unwrap(model), loss_hyp), MultiLabelLoss(hyp), accumulate, warmup,
+                    start_epoch, best_fitness, self.save_dir / "weights")
+
+    def _resume_state(self, optimizer, scheduler, ema) -> tuple[int, float]:
+        """(first epoch, best fitness so far): a resumed run's, with its optimizer, schedule, EMA and RNGs."""
+        if self.resume_ckpt is None:
+            return 0, -1.0
+        ckpt = self.resume_ckpt
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["scheduler"])
+        if ema is not None:
+            load_state_dict(ema.ema, ckpt["model"], "resume (EMA)")
+            ema.updates = int(ckpt["ema_updates"])
+        _set_rng_state(ckpt["rng"])
+        start_epoch = int(ckpt["epoch"]) + 1
         if self.main:
-            weights_dir.mkdir(parents=True, exist_ok=True)
-            print(f"training {opt.cfg} on {self.device}{f' x{self.world}' if self.world > 1 else ''}: "
-                  f"{opt.epochs} epochs, batch {opt.batch} (accumulate {accumulate}), img {opt.img}, "
-                  f"amp {amp_dtype}, results in {self.save_dir}")
+            kept = ", ".join(f"{k} {getattr(self.opt, k)}" for k in ("cfg", "data", "epochs", "batch", "img", "hyp",
+                                                                      "optimizer", "seed"))
+            print(f"resuming {self.save_dir} from epoch {start_epoch} with the run's own options: {kept}")
+        return start_epoch, float(ckpt["best_fitness"])
+
+    def _warm_up(self, run: _Run, iteration: int, epoch: int) -> None:
+        """Linear warm-up of the accumulation, the learning rates (biases from warmup_bias_lr) and momentum."""
+        span = [0, run.warmup_iterations]
+        hyp, opt = self.hyp, self.opt
+        run.accumulate = max(1, round(np.interp(iteration, span, [1, opt.nominal_batch / opt.batch])))
+        for j, group in enumerate(run.optimizer.param_groups):
+            group["lr"] = float(np.interp(iteration, span, [hyp["warmup_bias_lr"] if j == 2 else 0.0,
+                                                            group["initial_lr"] * run.lr_lambda(epoch)]))
+            if "momentum" in group:
+                group["momentum"] = float(np.interp(iteration, span, [hyp["warmup_momentum"], hyp["momentum"]]))
+
+    def _train_epoch(self, run: _Run, epoch: int) -> tuple[torch.Tensor, bool]:
+        """One pass over the training data: (mean loss items, whether max_steps stopped the run)."""
+        opt, model = self.opt, run.model
+        model.train()
+        self.train_set.set_epoch(epoch)
+        self.sampler.set_epoch(epoch)
+        batches = len(self.train_loader)
+        mean_loss = torch.zeros(4)
+        run.optimizer.zero_grad()
+        bar = tqdm(enumerate(self.train_loader), total=batches, disable=not (self.main and opt.progress),
+                   desc=f"epoch {epoch + 1}/{opt.epochs}", leave=True)
+        started, seen = time.time(), 0
+        for i, (imgs, targets, paths, _) in bar:
+            iteration = i + batches * epoch
+            imgs = imgs.to(self.device, non_blocking=True).float() / 255
+            targets = targets.to(self.device)
+            if iteration <= run.warmup_iterations and run.warmup_iterations > 0:
+                self._warm_up(run, iteration, epoch)
+            with torch.autocast(device_type=self.device.type, dtype=run.amp_dtype, enabled=run.amp_dtype is not None):
+                out = model(imgs)
+            raw, mlc_logits = out if isinstance(out, tuple) else (out, None)
+            loss, items = run.detection_loss([r.float() for r in raw], targets)
+            if mlc_logits is not None:
+                loss = loss + run.multilabel_loss(mlc_logits, targets)
+            if self.rank >= 0:
+                loss = loss * self.world  # DDP averages gradients across ranks
+            if not torch.isfinite(loss):
+                raise TrainingError(
+                    f"loss became {loss.item()} at epoch {epoch + 1}, step {i + 1} (batch of {paths[0]} ...); "
+                    f"stopped; the last good checkpoint is {run.weights_dir / 'last.pt'}")
+            run.scaler.scale(loss).backward()
+            if iteration % run.accumulate == 0 or i == batches - 1:
+                run.scaler.step(run.optimizer)
+                run.scaler.update()
+                run.optimizer.zero_grad()
+                if run.ema is not None:
+                    run.ema.update(_unwrap(model))
+                run.step += 1
+            mean_loss = (mean_loss * i + items.cpu()) / (i + 1)
+            seen += imgs.shape[0]
+            if self.main and opt.progress:
+                mem = f"{torch.cuda.memory_reserved() / 1e9:.2g}G" if self.device.type == "cuda" else "cpu"
+                bar.set_postfix(box=f"{mean_loss[0]:.4f}", obj=f"{mean_loss[1]:.4f}", cls=f"{mean_loss[2]:.4f}",
+                                targets=targets.shape[0], mem=mem,
+                                img_s=f"{seen * self.world / (time.time() - started):.1f}")
+            if opt.max_steps is not None and run.step >= opt.max_steps:
+                return mean_loss, True
+        return mean_loss, False
+
+    def _end_epoch(self, run: _Run, epoch: int, mean_loss: torch.Tensor, lrs: list[float], started: float):
+        """Validate the EMA model, append results.csv, write last.pt (and best.pt when it is the best)."""
+        opt = self.opt
+        result = run_validation(run.ema.ema, self.val_loader, self.data.names, self.val_gt, opt.val_conf, opt.val_iou,
+                                device=self.device, verbose=False, progress=opt.progress, autocast_dtype=run.amp_dtype)
+        fitness = 0.1 * result.map50 + 0.9 * result.map
+        row = {"epoch": epoch + 1, "box_loss": float(mean_loss[0]), "obj_loss": float(mean_loss[1]),
+               "cls_loss": float(mean_loss[2]), "mAP50": result.map50, "mAP50_95": result.map,
+               "AR100": result.metrics["AR100"], "mlc_mAP": result.metrics.get("mlc_mAP", ""),
+               "lr0": lrs[0], "lr1": lrs[1], "lr2": lrs[2], "epoch_s": round(time.time() - started, 2)}
         results_csv = self.save_dir / "results.csv"
-        step = 0
-        last_val = None
-        t_start = time.time()
-        for epoch in range(start_epoch, opt.epochs):
-            model.train()
-            self.train_set.set_epoch(epoch)
-            self.sampler.set_epoch(epoch)
-            mloss = torch.zeros(4)
-            optimizer.zero_grad()
-            bar = tqdm(enumerate(self.train_loader), total=nb, disable=not (self.main and opt.progress),
-                       desc=f"epoch {epoch + 1}/{opt.epochs}", leave=True)
-            t0 = time.time()
-            seen = 0
-            for i, (imgs, targets, paths, _) in bar:
-                ni = i + nb * epoch
-                imgs = imgs.to(self.device, non_blocking=True).float() / 255
-                targets = targets.to(self.device)
-                if ni <= nw and nw > 0:
-                    xi = [0, nw]
-                    accumulate = max(1, round(np.interp(ni, xi, [1, nbs / opt.batch])))
-                    for j, group in enumerate(optimizer.param_groups):
-                        group["lr"] = float(np.interp(ni, xi, [hyp["warmup_bias_lr"] if j == 2 else 0.0,
-                                                               group["initial_lr"] * lf(epoch)]))
-                        if "momentum" in group:
-                            group["momentum"] = float(np.interp(ni, xi, [hyp["warmup_momentum"], hyp["momentum"]]))
-                with torch.autocast(device_type=self.device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                    out = model(imgs)
-                raw, mlc_logits = out if isinstance(out, tuple) else (out, None)
-                raw = [r.float() for r in raw]
-                loss, items = compute_loss(raw, targets)
-                if mlc_logits is not None:
-                    loss = loss + multilabel_loss(mlc_logits, targets)
-                if self.rank >= 0:
-                    loss = loss * self.world  # DDP averages gradients across ranks
-                if not torch.isfinite(loss):
-                    raise TrainingError(
-                        f"loss became {loss.item()} at epoch {epoch + 1}, step {i + 1} (batch of {paths[0]} ...); "
-                        f"stopped; the last good checkpoint is {weights_dir / 'last.pt'}")
-                scaler.scale(loss).backward()
-                if ni % accumulate == 0 or i == nb - 1:
-                    scaler.step(optimizer)
-                    scaler.update()
-                    optimizer.zero_grad()
-                    if ema is not None:
-                        ema.update(_unwrap(model))
-                    step += 1
-                mloss = (mloss * i + items.cpu()) / (i + 1)
-                seen += imgs.shape[0]
-                if self.main and opt.progress:
-                    mem = f"{torch.cuda.memory_reserved() / 1e9:.2g}G" if self.device.type == "cuda" else "cpu"
-                    bar.set_postfix(box=f"{mloss[0]:.4f}", obj=f"{mloss[1]:.4f}", cls=f"{mloss[2]:.4f}",
-                                    targets=targets.shape[0], mem=mem, img_s=f"{seen * self.world / (time.time() - t0):.1f}")
-                if opt.max_steps is not None and step >= opt.max_steps:
-                    return {"save_dir": str(self.save_dir), "stopped_at_step": step}
-            lrs = [g["lr"] for g in optimizer.param_groups]
-            scheduler.step()
-            if self.main:
-                result = run_validation(ema.ema, self.val_loader, self.data.names, self.val_gt, opt.val_conf, opt.val_iou,
-                                        device=self.device, verbose=False, progress=opt.progress, autocast_dtype=amp_dtype)
-                last_val = result
-                fitness = 0.1 * result.map50 + 0.9 * result.map
-                row = {"epoch": epoch + 1, "box_loss": float(mloss[0]), "obj_loss": float(mloss[1]),
-                       "cls_loss": float(mloss[2]), "mAP50": result.map50, "mAP50_95": result.map,
-                       "AR100": result.metrics["AR100"], "mlc_mAP": result.metrics.get("mlc_mAP", ""),
-                       "lr0": lrs[0], "lr1": lrs[1], "lr2": lrs[2],
-                       "epoch_s": round(time.time() - t0, 2)}
-                new_file = not results_csv.exists() or epoch == 0
-                with open(results_csv, "w" if new_file else "a", newline="") as f:
-                    writer = csv.DictWriter(f, fieldnames=list(row))
-                    if new_file:
-                        writer.writeheader()
-                    writer.writerow(row)
-                print(f"epoch {epoch + 1}: mAP@0.5 {result.map50:.3f}  mAP@0.5:0.95 {result.map:.3f}  "
-                      f"loss {float(mloss[3]):.4f}  ({time.time() - t_start:.0f} s)")
-                best_fitness = max(best_fitness, fitness)
-                extra = {"epoch": epoch, "best_fitness": best_fitness, "optimizer": optimizer.state_dict(),
-                         "scheduler": scheduler.state_dict(), "ema_updates": ema.updates, "hyp": dict(hyp),
-                         "model_train": {k: v.detach().cpu() for k, v in _unwrap(model).state_dict().items()},
-                         "rng": _rng_state(), "save_dir": str(self.save_dir),
-                         "train_options": {k: v for k, v in asdict(opt).items() if k != "hyp_overrides"},
-                         "metrics": result.metrics}
-                save_checkpoint(ema.ema, weights_dir / "last.pt", self.data.names, **extra)
-                if fitness >= best_fitness:
-                    save_checkpoint(ema.ema, weights_dir / "best.pt", self.data.names, **extra)
-        if self.main:
-            plot_results(results_csv, self.save_dir / "results.png")
-        if self.rank >= 0 and dist.is_initialized():
-            dist.barrier()
-            dist.destroy_process_group()
-        return {"save_dir": str(self.save_dir), "best": str(weights_dir / "best.pt"), "last": str(weights_dir / "last.pt"),
-                "metrics": last_val.metrics if last_val else {}}
+        new_file = not results_csv.exists() or epoch == 0
+        with open(results_csv, "w" if new_file else "a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(row))
+            if new_file:
+                writer.writeheader()
+            writer.writerow(row)
+        print(f"epoch {epoch + 1}: mAP@0.5 {result.map50:.3f}  mAP@0.5:0.95 {result.map:.3f}  "
+              f"loss {float(mean_loss[3]):.4f}  ({time.time() - self.t_start:.0f} s)")
+        run.best_fitness = max(run.best_fitness, fitness)
+        extra = {"epoch": epoch, "best_fitness": run.best_fitness, "optimizer": run.optimizer.state_dict(),
+                 "scheduler": run.scheduler.state_dict(), "ema_updates": run.ema.updates, "hyp": dict(self.hyp),
+                 "model_train": {k: v.detach().cpu() for k, v in _unwrap(run.model).state_dict().items()},
+                 "rng": _rng_state(), "save_dir": str(self.save_dir),
+                 "train_options": {k: v for k, v in asdict(opt).items() if k != "hyp_overrides"},
+                 "metrics": result.metrics}
+        save_checkpoint(run.ema.ema, run.weights_dir / "last.pt", self.data.names, **extra)
+        if fitness >= run.best_fitness:
+            save_checkpoint(run.ema.ema, run.weights_dir / "best.pt", self.data.names, **extra)
+        return result
+
+
+@dataclass
+class _Run:
+    """The state one training run carries from step to step."""
+
+    model: nn.Module  # DDP-wrapped under torchrun
+    ema: ModelEMA | None  # rank 0 only
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    lr_lambda: object
+    scaler: torch.amp.GradScaler
+    amp_dtype: torch.dtype | None
+    detection_loss: YoloLoss
+    multilabel_loss: MultiLabelLoss
+    accumulate: int  # batches per optimizer step (ramps up during warm-up)
+    warmup_iterations: int
+    start_epoch: int
+    best_fitness: float
+    weights_dir: Path
+    step: int = 0  # optimizer steps taken
 
 
 class _EpochShuffle(torch.utils.data.Sampler):
