@@ -62,7 +62,7 @@ def images(tmp_path_factory):
 
 
 def test_detect_with_onnx_equals_pytorch(tmp_path, images):
-    from .passes.test_passes import randomized
+    from .passes.support import randomized
 
     model = randomized(shared_path("conformance", "all_layers.cfg"))
     with torch.no_grad():  # spread the head logits so that scores are distinct (no near-ties to reorder)

@@ -14,7 +14,7 @@ from yolor_cfg.export.nms import reference_nms
 from yolor_cfg.export.onnx import ExportError
 
 from ..helpers import shared_path
-from ..passes.test_passes import randomized
+from ..passes.support import randomized
 
 
 @pytest.fixture(scope="module")
