@@ -192,37 +192,28 @@ def _spp_pools(w: _Writer, x1: int, c_: int) -> int:
     return w.section("route", 4 * c_, layers=",".join(map(str, [x1, *pools])))
 
 
-def _sppcsp(w: _Writer, c: _Call) -> int:
-    """The paper branch's SPPCSP: one joint BatchNorm over cat(y1, y2)."""
-    x, c2, prefix = c.src[0], c.args[0], c.prefix
-    c_ = c2
-    w.conv(c_, 1, 1, f"{prefix}.cv1.conv")
-    w.conv(c_, 3, 1, f"{prefix}.cv3.conv")
-    x1 = w.conv(c_, 1, 1, f"{prefix}.cv4.conv")
-    _spp_pools(w, x1, c_)
-    w.conv(c_, 1, 1, f"{prefix}.cv5.conv")
-    w.conv(c_, 3, 1, f"{prefix}.cv6.conv")
-    a = _bn_part(w, c_, f"{prefix}.bn", slice(0, c_))
-    w.goto(x)
-    b = w.conv(c_, 1, 1, f"{prefix}.cv2", bn_from=f"{prefix}.bn[{c_}:{2 * c_}]")
-    w.section("route", 2 * c_, layers=f"{a},{b}")
-    return w.conv(c2, 1, 1, f"{prefix}.cv7.conv")
-
-
-def _sppcspc(w: _Writer, c: _Call) -> int:
-    """yolov7's SPPCSPC: every convolution with its own BatchNorm (hidden c_ = c2)."""
-    x, c2, prefix = c.src[0], c.args[0], c.prefix
-    c_ = c2
-    w.conv(c_, 1, 1, f"{prefix}.cv1.conv")
-    w.conv(c_, 3, 1, f"{prefix}.cv3.conv")
-    x1 = w.conv(c_, 1, 1, f"{prefix}.cv4.conv")
-    _spp_pools(w, x1, c_)
-    w.conv(c_, 1, 1, f"{prefix}.cv5.conv")
-    a = w.conv(c_, 3, 1, f"{prefix}.cv6.conv")
-    w.goto(x)
-    b = w.conv(c_, 1, 1, f"{prefix}.cv2.conv")
-    w.section("route", 2 * c_, layers=f"{a},{b}")
-    return w.conv(c2, 1, 1, f"{prefix}.cv7.conv")
+def _spp_csp(joint_bn: bool):
+    """SPPCSP (the paper branch: one joint BatchNorm over cat(y1, y2), split per part) and SPPCSPC
+    (yolov7: every convolution with its own BatchNorm); hidden c_ = c2 in both."""
+    def convert(w: _Writer, c: _Call) -> int:
+        x, c2, prefix = c.src[0], c.args[0], c.prefix
+        c_ = c2
+        w.conv(c_, 1, 1, f"{prefix}.cv1.conv")
+        w.conv(c_, 3, 1, f"{prefix}.cv3.conv")
+        x1 = w.conv(c_, 1, 1, f"{prefix}.cv4.conv")
+        _spp_pools(w, x1, c_)
+        w.conv(c_, 1, 1, f"{prefix}.cv5.conv")
+        a = w.conv(c_, 3, 1, f"{prefix}.cv6.conv")
+        if joint_bn:
+            a = _bn_part(w, c_, f"{prefix}.bn", slice(0, c_))
+        w.goto(x)
+        if joint_bn:
+            b = w.conv(c_, 1, 1, f"{prefix}.cv2", bn_from=f"{prefix}.bn[{c_}:{2 * c_}]")
+        else:
+            b = w.conv(c_, 1, 1, f"{prefix}.cv2.conv")
+        w.section("route", 2 * c_, layers=f"{a},{b}")
+        return w.conv(c2, 1, 1, f"{prefix}.cv7.conv")
+    return convert
 
 
 def _repconv(w: _Writer, c: _Call) -> int:
@@ -286,7 +277,8 @@ CONVERTERS = {
     "Conv": _conv, "Concat": _concat, "Shortcut": _shortcut, "MP": _maxpool(2, 2), "SP": _maxpool(),
     "ReOrg": _reorg, "DWT": _dwt, "nn.Upsample": _upsample, "Upsample": _upsample, "DownC": _downc,
     "BottleneckCSP": _bottleneck_csp("BottleneckCSP"), "BottleneckCSPF": _bottleneck_csp("BottleneckCSPF"),
-    "BottleneckCSP2": _bottleneck_csp("BottleneckCSP2"), "SPPCSP": _sppcsp, "SPPCSPC": _sppcspc,
+    "BottleneckCSP2": _bottleneck_csp("BottleneckCSP2"), "SPPCSP": _spp_csp(joint_bn=True),
+    "SPPCSPC": _spp_csp(joint_bn=False),
     "RepConv": _repconv, "Detect": _detect_heads(implicit=False), "IDetect": _detect_heads(implicit=True),
     "IAuxDetect": _iauxdetect,
 }
