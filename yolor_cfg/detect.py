@@ -10,7 +10,8 @@ import cv2
 import numpy as np
 import torch
 
-from .checks import UsageError, existing_file, int_in, output_dir, probability
+from .checks import UsageError, int_in, output_dir, probability
+from .export.onnx import open_onnx_session
 from .eval.nms import non_max_suppression, scale_boxes
 from .images import IMAGE_SUFFIXES, letterbox
 
@@ -35,30 +36,6 @@ class Detections(list):
     def __init__(self, items=(), class_scores: dict[str, float] | None = None):
         super().__init__(items)
         self.class_scores = class_scores or {}
-
-
-def open_onnx_session(path):
-    """An onnxruntime session for a file that must be an ONNX model (else UsageError saying so)."""
-    import onnxruntime as ort
-
-    existing_file(path, "ONNX model")
-    try:
-        return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    except (ort.capi.onnxruntime_pybind11_state.InvalidProtobuf, ort.capi.onnxruntime_pybind11_state.Fail,
-            ort.capi.onnxruntime_pybind11_state.InvalidGraph) as exc:
-        raise UsageError(f"{path}: not a readable ONNX model ({str(exc).splitlines()[0][:200]})") from None
-
-
-def load_onnx_proto(path):
-    """An ONNX model's protobuf, for a file that must be one (else UsageError saying so)."""
-    import onnx
-    from google.protobuf.message import DecodeError
-
-    existing_file(path, "ONNX model")
-    try:
-        return onnx.load(str(path))
-    except (DecodeError, onnx.onnx_cpp2py_export.checker.ValidationError, UnicodeDecodeError, ValueError) as exc:
-        raise UsageError(f"{path}: not a readable ONNX model ({type(exc).__name__}: {str(exc)[:200]})") from None
 
 
 class Predictor:

@@ -12,7 +12,7 @@ import onnx
 import torch
 import torch.nn as nn
 
-from ..checks import MAX_BATCH, img_size, int_in, opset, output_file, probability
+from ..checks import MAX_BATCH, UsageError, existing_file, img_size, int_in, opset, output_file, probability
 from ..errors import YolorCfgError
 from ..files import atomic_path
 from .nms import append_nms
@@ -218,11 +218,33 @@ def export_onnx(model, out: str | Path, opts: ExportOptions | None = None) -> Ex
     return report
 
 
+def open_onnx_session(path):
+    """An onnxruntime session for a file that must be an ONNX model (else UsageError saying so)."""
+    import onnxruntime as ort
+
+    existing_file(path, "ONNX model")
+    try:
+        return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except (ort.capi.onnxruntime_pybind11_state.InvalidProtobuf, ort.capi.onnxruntime_pybind11_state.Fail,
+            ort.capi.onnxruntime_pybind11_state.InvalidGraph) as exc:
+        raise UsageError(f"{path}: not a readable ONNX model ({str(exc).splitlines()[0][:200]})") from None
+
+
+def load_onnx_proto(path):
+    """An ONNX model's protobuf, for a file that must be one (else UsageError saying so)."""
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    existing_file(path, "ONNX model")
+    try:
+        return onnx.load(str(path))
+    except (DecodeError, onnx.onnx_cpp2py_export.checker.ValidationError, UnicodeDecodeError, ValueError) as exc:
+        raise UsageError(f"{path}: not a readable ONNX model ({type(exc).__name__}: {str(exc)[:200]})") from None
+
+
 def verify_onnx(model, onnx_path: str | Path, tolerance: float = 1e-4, img_size=None) -> list[str]:
     """Compare an exported ONNX file with the model layer by layer (through the names ``export``
     leaves in the graph); raises ExportError naming the first layer that diverges."""
-    from ..detect import load_onnx_proto
-
     proto = load_onnx_proto(onnx_path)
     import onnxruntime as ort
 
