@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import yolor_cfg
-from yolor_cfg.backends.torch_exec import CompiledModel
+from yolor_cfg.models import Model
 from yolor_cfg.cli import main
 from yolor_cfg.export import ExportOptions, export_onnx
 from yolor_cfg.frontend import parse_text
@@ -24,9 +24,9 @@ def fixture(name):
     return torch.load(shared_path("reference-arch", "yolov7", f"{name}.pt"), weights_only=True)
 
 
-def converted(name) -> CompiledModel:
+def converted(name) -> Model:
     text = yaml_to_cfg(shared_path("reference-arch", "yolov7", f"{name}.yaml"), 128)
-    return CompiledModel(build_graph(parse_text(text, f"{name}.cfg")))
+    return Model(build_graph(parse_text(text, f"{name}.cfg")))
 
 
 def implicit_params(state_dict) -> int:
@@ -101,7 +101,7 @@ def test_fused_training_cfg_is_yolov7s_deployment_network(name, deploy):
     head, no auxiliary branch) once that is fused too: no indices, no class counts, no notebook."""
     fused = yolor_cfg.compile(CFG / f"{name}.cfg", img_size=128).eval().fuse()
     text = yaml_to_cfg(shared_path("reference-arch", "yolov7", deploy), 128)
-    reference = CompiledModel(build_graph(parse_text(text, deploy))).eval().fuse()
+    reference = Model(build_graph(parse_text(text, deploy))).eval().fuse()
     assert fused.num_params() == reference.num_params()
     assert [n.kind for n in fused.graph.nodes] == [n.kind for n in reference.graph.nodes]
     if name == "yolov7":  # yolov7's fuse() reports 36,907,898: it still counts the 2,557 implicit values it folded

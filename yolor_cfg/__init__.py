@@ -9,8 +9,8 @@ import importlib
 __version__ = "0.1.0"
 
 _LAZY = {
-    "compile": ("yolor_cfg.models", "compile"),
-    "load": ("yolor_cfg.models", "load"),
+    "compile": ("yolor_cfg.api", "compile"),
+    "load": ("yolor_cfg.api", "load"),
     # the workflows are yolor_cfg.api.train/val/export/detect/benchmark: train, export, detect and
     # benchmark are also subpackage names here, which would shadow them
     "load_graph": ("yolor_cfg.graph", "load_graph"),

@@ -15,8 +15,35 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import checks
-from .models import compile, load, model_from_checkpoint, shipped_cfg  # noqa: F401  (the API's model entry points)
+from . import checks, models
+from .models import model_from_checkpoint, shipped_cfg  # noqa: F401  (the API's model entry points)
+
+
+class Model(models.Model):
+    """What ``yolor_cfg.compile`` and ``yolor_cfg.load`` return: ``models.Model`` (fuse, optimize,
+    weights in and out) plus ``predict``, which needs the detection workflow above the model."""
+
+    def predict(self, image, conf: float = 0.25, iou: float = 0.45, max_det: int = 300):
+        """Detections for one image (BGR array or path) in its original pixel coordinates:
+        a list of ``Detection(box=(x1, y1, x2, y2), score, cls, name)``."""
+        from .detect import Predictor
+
+        device = next(self.parameters()).device
+        was_training = self.training
+        try:
+            return Predictor(self, device=device)(image, conf, iou, max_det)
+        finally:
+            self.train(was_training)
+
+
+def compile(cfg: str | Path, img_size: int | tuple[int, int] | None = None, dialect: str | None = None) -> Model:
+    """``yolor_cfg.compile``: a cfg file compiled into a Model (see ``models.compile``)."""
+    return models.compile(cfg, img_size, dialect, cls=Model)
+
+
+def load(path: str | Path) -> Model:
+    """``yolor_cfg.load``: a Model rebuilt from one of our checkpoints alone."""
+    return models.load(path, cls=Model)
 
 
 def _model(cfg, weights=None, img_size=None, dialect=None):
@@ -48,82 +75,139 @@ def train(cfg: str | Path = "", data: str = "synth", **options) -> TrainResult:
                        result.get("metrics", {}))
 
 
-def val(cfg, weights=None, data: str = "synth", img: int = 256, batch: int = 16, conf: float = 0.001,
-        iou: float = 0.65, max_det: int = 300, device: str = "cpu", out: str | Path | None = "runs/val",
-        workers: int = 2, verbose: bool = True):
-    """``yolor-cfg val``: COCO metrics of a cfg + weights (or a model) on the data's val split; returns a
-    ValResult (map50, map, metrics, per-class AP)."""
+def _val_data(data: str, img: int, batch: int = 16, workers: int = 0, verbose: bool = False):
+    """(loader, class names, COCO ground truth) of a data spec's val split, letterboxed to ``img``."""
     import torch
 
     from .eval.coco import coco_from_labels
-    from .eval.validate import run_validation
     from .train.data import DataConfig, DetectionDataset, build_index, collate
 
-    checks.img_size(img, "val image size")
-    checks.int_in(batch, "val batch", 1, checks.MAX_BATCH)
-    checks.int_in(workers, "workers", 0, 256)
-    model = _model(cfg, weights, img)
     data_config = DataConfig.load(data)
     index = build_index(data_config, "val")
     if verbose:
         print(f"val: {index.summary()}")
     loader = torch.utils.data.DataLoader(DetectionDataset(index, img), batch_size=batch, num_workers=workers,
                                          collate_fn=collate)
+    return loader, data_config.names, coco_from_labels(index.images, index.labels, data_config.names)
+
+
+def _artifact_or_model(cfg, weights, img_size, device="cpu", dialect=None):
+    """A runtime for ``weights`` when it is an exported artifact (ONNX, OpenVINO), else the compiled cfg
+    with its weights (or a model given as it is)."""
+    from .runtimes import TorchRuntime, open_artifact
+
+    if weights is not None and Path(weights).suffix.lower() not in (".pt", ".pth", ".weights"):
+        return open_artifact(weights, img_size=img_size)
+    if cfg is None:
+        if weights is None:
+            raise checks.UsageError("this needs a cfg (with weights), or an exported model (ONNX, OpenVINO) as weights")
+        return open_artifact(weights, device=device)  # one of our checkpoints: it carries its cfg
+    return _model(cfg, weights, img_size, dialect)
+
+
+def val(cfg=None, weights=None, data: str = "synth", img: int | None = None, batch: int = 16, conf: float = 0.001,
+        iou: float = 0.65, max_det: int = 300, device: str = "cpu", out: str | Path | None = "runs/val",
+        workers: int = 2, verbose: bool = True):
+    """``yolor-cfg val``: COCO metrics of a cfg + weights (or a model, or an exported ONNX / OpenVINO
+    artifact given as ``weights``) on the data's val split; returns a ValResult (map50, map, metrics,
+    per-class AP). ``img`` defaults to 256, or to an artifact's input size."""
+    from .eval.validate import run_validation
+    from .runtimes import Runtime
+
+    checks.int_in(batch, "val batch", 1, checks.MAX_BATCH)
+    checks.int_in(workers, "workers", 0, 256)
     dev = checks.torch_device(device)
-    gt = coco_from_labels(index.images, index.labels, data_config.names)
-    return run_validation(model.to(dev), loader, data_config.names, gt, conf, iou, max_det, device=dev,
-                          out_dir=out, verbose=verbose)
+    model = _artifact_or_model(cfg, weights, img, device)
+    if isinstance(model, Runtime):
+        h, w = model.info.input_size
+        if img is not None and (img, img) != (h, w):
+            raise checks.UsageError(f"{weights}: takes {h}x{w} inputs; val at --img {img} needs an export at that size")
+        if h != w:
+            raise checks.UsageError(f"{weights}: val letterboxes to a square; this model takes {h}x{w}")
+        img = h
+    img = checks.img_size(img or 256, "val image size")
+    loader, names, gt = _val_data(data, img, batch, workers, verbose)
+    return run_validation(model if isinstance(model, Runtime) else model.to(dev), loader, names, gt, conf, iou,
+                          max_det, device=dev, out_dir=out, verbose=verbose)
 
 
-def export(cfg, out: str | Path, weights=None, dialect: str | None = None, **options):
-    """``yolor-cfg export``: fused ONNX, self-checked against PyTorch; ``options`` are ExportOptions
-    fields (img_size, batch, dynamic, dynamic_hw, opset, fuse, half, raw, nms, conf, iou, max_det,
-    tolerance, names). Returns the ExportReport."""
+def export(cfg, out: str | Path, weights=None, dialect: str | None = None, format: str = "onnx", int8: bool = False,
+           data: str | None = None, calib: int = 300, max_drop: float = 1.0, log=print, **options):
+    """``yolor-cfg export``: fused ONNX or an OpenVINO IR folder (``format``), self-checked against
+    PyTorch; ``options`` are ExportOptions fields (img_size, batch, dynamic, dynamic_hw, opset, fuse,
+    half, raw, nms, conf, iou, max_det, tolerance, names). Returns the ExportReport.
+
+    ``int8``: post-training quantization calibrated on ``calib`` images of ``data``'s train split, then
+    the accuracy guard on its val split (AccuracyGuardError when mAP@0.5 drops by more than
+    ``max_drop`` points); returns the QuantizeReport."""
+    from .deploy import FORMATS, export_int8
     from .export import ExportOptions, export_onnx
+    from .export.openvino import export_openvino
 
+    if format not in FORMATS:
+        raise checks.UsageError(f"unknown export format {format!r}; choose from {', '.join(FORMATS)}")
     size = options.get("img_size")
     model = _model(cfg, weights, size, dialect)
     if isinstance(size, int):
         options["img_size"] = (size, size)
-    return export_onnx(model, out, ExportOptions(**options))
+    opts = ExportOptions(**options)
+    if not int8:
+        if data is not None:
+            raise checks.UsageError("--data is for --int8 (calibration and the accuracy guard)")
+        return (export_onnx if format == "onnx" else export_openvino)(model, out, opts)
+    if data is None:
+        raise checks.UsageError("--int8 needs --data: calibration images come from its train split and the "
+                                "accuracy guard runs on its val split")
+    from .train.data import DataConfig, build_index
+
+    h, _ = opts.img_size or (model.graph.net.height, model.graph.net.width)
+    loader, names, _ = _val_data(data, h)
+    opts.names = opts.names or list(getattr(model, "names", []) or []) or names
+    train_paths = build_index(DataConfig.load(data), "train").images
+    return export_int8(model, out, format, opts, train_paths, loader, names, calib, max_drop, log=log)
 
 
 def detect(source: str | Path, cfg=None, weights=None, onnx=None, out: str | Path = "runs/detect",
            img_size=None, conf: float = 0.25, iou: float = 0.45, max_det: int = 300,
-           names: list[str] | None = None, progress: bool = True):
+           names: list[str] | None = None, progress: bool = True, device: str = "cpu"):
     """``yolor-cfg detect``: detections for images, folders, globs and videos, with a cfg + weights (or a
-    model) or an exported ONNX file; writes annotated files and returns DetectResults."""
+    model) or an exported artifact (ONNX, OpenVINO folder) as ``weights`` (``onnx`` is the older name
+    for an ONNX file); writes annotated files and returns DetectResults."""
     from .detect import Predictor, run_detect
     from .io.checkpoint import FORMAT, is_torch_file, read_torch_file
+    from .runtimes import OnnxRuntime, Runtime
 
+    if onnx is not None and weights is not None:
+        raise checks.UsageError("give the model once: --weights (any artifact) or --onnx")
     if onnx is not None:
-        predictor = Predictor(onnx_path=onnx, img_size=img_size, names=names)
-    elif cfg is None:
-        raise checks.UsageError("detect needs a cfg (with weights), or an ONNX file")
+        model = OnnxRuntime.open(checks.existing_file(onnx, "ONNX model"), img_size=img_size)
     else:
-        if weights and is_torch_file(weights):
-            ckpt = read_torch_file(weights)
-            names = names or (ckpt.get("names") if isinstance(ckpt, dict) and ckpt.get("format") == FORMAT else None)
-        predictor = Predictor(_model(cfg, weights, img_size), names=names)
+        model = _artifact_or_model(cfg, weights, img_size, device)
+    if not isinstance(model, Runtime) and weights and is_torch_file(weights):
+        ckpt = read_torch_file(weights)
+        names = names or (ckpt.get("names") if isinstance(ckpt, dict) and ckpt.get("format") == FORMAT else None)
+    predictor = Predictor(model, img_size=img_size, names=names, device=checks.torch_device(device))
     return run_detect(predictor, str(source), out, conf, iou, max_det, progress=progress)
 
 
-def benchmark(cfg, weights=None, img: int = 640, batch: int = 1, device: str = "cpu", backends=None,
-              warmup: int = 2, repeat: int = 10, data: str | None = None, log=print) -> dict:
+def benchmark(cfg=None, weights=None, img: int = 640, batch: int = 1, device: str = "cpu", backends=None,
+              warmup: int = 2, repeat: int = 10, data: str | None = None, calib: int = 64, log=print) -> dict:
     """``yolor-cfg benchmark``: latency, throughput and roofline fraction per backend (and, with
-    ``data``, each backend's mAP@0.5 change on its val split); returns the report dict."""
-    import torch
+    ``data``, each backend's mAP@0.5 and mAP@0.5:0.95 on its val split, INT8 backends calibrated on
+    ``calib`` images of its train split); returns the report dict. ``weights`` may be an exported
+    artifact (ONNX, OpenVINO): then that artifact alone is measured."""
+    from .benchmark import DEFAULT_BACKENDS, run_benchmark
+    from .runtimes import Runtime
 
-    from .benchmark import BACKENDS, run_benchmark
-
-    model = _model(cfg, weights, img)
-    loader = names = None
+    model = _artifact_or_model(cfg, weights, img, device)
+    loader = names = calibration = None
+    if isinstance(model, Runtime):
+        img = model.info.input_size[0]
     if data:
-        from .train.data import DataConfig, DetectionDataset, build_index, collate
+        from .train.data import DataConfig, build_index
 
-        data_config = DataConfig.load(data)
-        index = build_index(data_config, "val")
-        loader = torch.utils.data.DataLoader(DetectionDataset(index, img), batch_size=16, collate_fn=collate)
-        names = data_config.names
-    chosen = list(backends) if backends else list(BACKENDS[:3] + BACKENDS[4:])
-    return run_benchmark(model, img, batch, checks.torch_device(device), chosen, warmup, repeat, loader, names, log=log)
+        loader, names, _ = _val_data(data, img)
+        calibration = build_index(DataConfig.load(data), "train").images
+    chosen = list(backends) if backends else list(DEFAULT_BACKENDS)
+    return run_benchmark(model, img, batch, checks.torch_device(device), chosen, warmup, repeat, loader, names,
+                         calibration, calib, log=log)

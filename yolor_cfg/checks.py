@@ -62,6 +62,18 @@ def existing_file(path, what: str = "file") -> Path:
     return p
 
 
+def existing_path(path, what: str = "file") -> Path:
+    """An existing file, or a folder (an exported OpenVINO model is one)."""
+    p = Path(path)
+    if not str(path):
+        raise UsageError(f"{what}: an empty path")
+    if not p.exists():
+        raise UsageError(f"{what} {path}: no such file or folder")
+    if not os.access(p, os.R_OK):
+        raise UsageError(f"{what} {path}: not readable (permission denied)")
+    return p
+
+
 def output_file(path, what: str = "output", suffixes: tuple[str, ...] = ()) -> Path:
     """A file to write: its folder exists and is writable, it is not a folder, its suffix fits."""
     p = Path(path)

@@ -1,4 +1,4 @@
-"""Detection on images and videos, with the PyTorch model or an exported ONNX model."""
+"""Detection on images and videos with any runtime (PyTorch, onnxruntime, OpenVINO)."""
 from __future__ import annotations
 
 import glob
@@ -8,12 +8,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
 from .checks import UsageError, int_in, output_dir, probability
-from .export.onnx import open_onnx_session
 from .eval.nms import non_max_suppression, scale_boxes
 from .images import IMAGE_SUFFIXES, letterbox
+from .runtimes import Runtime, TorchRuntime
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
 
@@ -39,34 +38,19 @@ class Detections(list):
 
 
 class Predictor:
-    """Letterbox -> model -> NMS -> boxes in original pixels, for a CompiledModel or an ONNX file."""
+    """Letterbox -> runtime -> NMS -> boxes in original pixels, for any runtime: a model (wrapped in
+    the PyTorch runtime) or an opened artifact (``runtimes.open_artifact``)."""
 
-    def __init__(self, model=None, onnx_path: str | Path | None = None, img_size: int | tuple[int, int] | None = None,
-                 names: list[str] | None = None, device="cpu"):
-        self.device = torch.device(device)
-        self.session = None
-        if onnx_path is not None:
-            self.session = open_onnx_session(onnx_path)
-            meta = self.session.get_modelmeta().custom_metadata_map
-            if "input_size" not in meta and img_size is None:
-                raise UsageError(f"{onnx_path}: this ONNX file was not written by yolor-cfg export (no input_size in "
-                                 "its metadata); give the input size (--img)")
-            self.names = names or json.loads(meta.get("names", "[]"))
-            size = img_size or tuple(json.loads(meta["input_size"]))
-            self.input_name = self.session.get_inputs()[0].name
-            self.half = self.session.get_inputs()[0].type == "tensor(float16)"
-            self.nms_in_graph = self.session.get_outputs()[0].name == "nms"
-        else:
-            self.model = model.eval().to(self.device)
-            self.names = names or list(getattr(model, "names", []) or [])
-            size = img_size or (model.graph.net.height, model.graph.net.width)
-            self.nms_in_graph = False
+    def __init__(self, model, img_size: int | tuple[int, int] | None = None, names: list[str] | None = None,
+                 device="cpu"):
+        self.runtime = model if isinstance(model, Runtime) else TorchRuntime(model, device, img_size=img_size)
+        self.names = names or self.runtime.info.names
+        size = img_size or self.runtime.info.input_size
         self.size = (size, size) if isinstance(size, int) else tuple(size)
 
     def _name(self, c: int) -> str:
         return self.names[c] if c < len(self.names) else str(c)
 
-    @torch.no_grad()
     def __call__(self, image: np.ndarray | str | Path, conf: float = 0.25, iou: float = 0.45, max_det: int = 300) -> Detections:
         """Detections for one BGR image (or a path), in its own pixel coordinates."""
         if not isinstance(image, np.ndarray):
@@ -76,19 +60,15 @@ class Predictor:
                 raise UsageError(f"{path}: cannot read image (missing, or not an image OpenCV decodes)")
         padded, ratio, pad = letterbox(image, self.size, scaleup=True)
         x = np.ascontiguousarray(padded[:, :, ::-1].transpose(2, 0, 1))[None].astype(np.float32) / 255
-        if self.session is not None:
-            out = self.session.run(None, {self.input_name: x.astype(np.float16) if self.half else x})[0]
-            if self.nms_in_graph:
-                rows = torch.from_numpy(out.astype(np.float32))
-                rows = rows[rows[:, 5] > conf][:, 1:]  # drop the batch column
-            else:
-                rows = non_max_suppression(torch.from_numpy(out.astype(np.float32)), conf, iou, max_det=max_det)[0]
+        prediction = self.runtime(x)
+        if prediction.nms_rows is not None:
+            rows = prediction.nms_rows
+            rows = rows[rows[:, 5] > conf][:, 1:]  # drop the batch column
+        else:
+            rows = non_max_suppression(prediction.detections, conf, iou, max_det=max_det)[0]
         scores = {}
-        if self.session is None:
-            out = self.model(torch.from_numpy(x).to(self.device))
-            rows = non_max_suppression(out[0].float().cpu(), conf, iou, max_det=max_det)[0]
-            if len(out) == 3:
-                scores = {self._name(c): float(p) for c, p in enumerate(out[2][0].float().cpu().tolist())}
+        if prediction.class_scores is not None:
+            scores = {self._name(c): float(p) for c, p in enumerate(prediction.class_scores[0].tolist())}
         boxes = scale_boxes(rows[:, :4], ratio, pad, image.shape[:2])
         return Detections([Detection(tuple(b), float(s), int(c), self._name(int(c)))
                            for b, s, c in zip(boxes.tolist(), rows[:, 4].tolist(), rows[:, 5].tolist())], scores)

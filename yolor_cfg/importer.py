@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from .backends.torch_exec import CompiledModel
+from .models import Model
 from .checks import output_dir
 from .errors import WeightsError
 from .export.onnx import max_error
@@ -53,7 +53,7 @@ def import_checkpoint(path: str | Path, out_dir: str | Path, name: str | None = 
                            "architecture is unknown; convert its YAML with yolor-cfg yaml2cfg and load the weights")
     cfg_path = out / f"{name}.cfg"
     text = yaml_to_cfg(pickled.yaml, img_size, name=f"{path.name} (imported)")
-    model = CompiledModel(build_graph(parse_text(text, str(cfg_path))))
+    model = Model(build_graph(parse_text(text, str(cfg_path))))
     load_state_dict(model, pickled.state_dict, str(path))  # raises on any missing, extra or mis-shaped tensor
     model.eval()
     h, w = model.graph.net.height, model.graph.net.width

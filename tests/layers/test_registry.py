@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import yolor_cfg
-from yolor_cfg.backends.torch_exec import CompiledModel
+from yolor_cfg.models import Model
 from yolor_cfg.frontend import parse_text
 from yolor_cfg.graph import build_graph
 from yolor_cfg.io import save_darknet_weights
@@ -18,14 +18,14 @@ PREFIX = ("[net]\nwidth=32\nheight=32\nchannels=3\n"
           "[convolutional]\nbatch_normalize=1\nfilters=8\nsize=3\npad=1\nactivation=leaky\n")
 
 
-def example_model(kind: str) -> CompiledModel:
+def example_model(kind: str) -> Model:
     spec = REGISTRY[kind]
     assert spec.example, f"[{kind}] has no example snippet (LayerKind.example)"
     text = PREFIX + spec.example
     graph = build_graph(parse_text(text, f"<{kind} example>"), dialect="yolor" if spec.yolor_only else "darknet")
     assert any(n.kind == kind for n in graph.nodes), f"the example of [{kind}] does not use it"
     torch.manual_seed(0)
-    model = CompiledModel(graph)
+    model = Model(graph)
     with torch.no_grad():
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.1)  # away from the initial values, so round trips show
@@ -75,7 +75,7 @@ def test_weights_and_pt_round_trip(kind, tmp_path):
     model = example_model(kind)
     save_darknet_weights(model, tmp_path / "m.weights")
     model.save_weights(tmp_path / "m.pt")
-    again = CompiledModel(model.graph)
+    again = Model(model.graph)
     again.load_weights(tmp_path / "m.weights")
     layout = {f"module_list.{n.index}.{name}" for n in model.graph.nodes for name, _ in n.spec.darknet_layout(n)}
     for key in layout:

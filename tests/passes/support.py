@@ -2,7 +2,7 @@
 import torch
 
 import yolor_cfg
-from yolor_cfg.backends.torch_exec import CompiledModel
+from yolor_cfg.models import Model
 from yolor_cfg.passes import WeightedGraph
 
 
@@ -38,6 +38,6 @@ def assert_same_outputs(a, b, x, box_tol=1e-4, score_tol=1e-5):
 
 def run_pass(model, fn):
     result = fn(WeightedGraph.from_model(model))
-    rebuilt = CompiledModel(result.wg.graph)
+    rebuilt = Model(result.wg.graph)
     rebuilt.load_state_dict(result.wg.state_dict())
     return rebuilt.eval(), result

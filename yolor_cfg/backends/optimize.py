@@ -82,17 +82,16 @@ class OptimizedModel(nn.Module):
         return self.model.strides
 
 
-def optimize(model, dtype="auto", compile: bool = False, channels_last: bool = True, cuda_graph: bool = False,
-             fuse: bool = True) -> OptimizedModel:
-    """Fused, channels-last, low-precision (``dtype='auto'``: bf16 on CPUs with native bf16, fp16 on
+def optimize(model, dtype="auto", compile: bool = False, channels_last: bool = True,
+             cuda_graph: bool = False) -> OptimizedModel:
+    """``model`` (fuse it first: ``Model.optimize`` does) channels-last, low-precision (``dtype='auto'``: bf16 on CPUs with native bf16, fp16 on
     CUDA, else fp32), optionally ``torch.compile``d; outputs are float32 whatever the inner dtype.
 
     The low-precision default is backed by the accuracy guard of ``yolor-cfg benchmark --data``:
     on the synthetic val set its mAP stays within 0.5 points of fp32 (see the README)."""
     device = next(model.parameters()).device
     dtype = default_dtype(device) if dtype == "auto" else dtype
-    base = model.fuse() if fuse else model
-    base = base.eval().to(dtype)
+    base = model.eval().to(dtype)
     if channels_last:
         base = base.to(memory_format=torch.channels_last)
     compiled = torch.compile(base, dynamic=False) if compile else None

@@ -123,12 +123,6 @@ class CompiledModel(nn.Module):
                     outs[j] = None
         return peak
 
-    def optimize(self, dtype="auto", compile: bool = False, channels_last: bool = True, cuda_graph: bool = False):
-        """The fastest correct inference model for the device (see ``yolor_cfg.backends.optimize``)."""
-        from .optimize import optimize
-
-        return optimize(self, dtype=dtype, compile=compile, channels_last=channels_last, cuda_graph=cuda_graph)
-
     def trace(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Every layer's output, indexed like the cfg's layers (heads: their raw tensor)."""
         return self.run_layers(x, keep_all=True)[0]
@@ -161,46 +155,3 @@ class CompiledModel(nn.Module):
 
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
-
-    def predict(self, image, conf: float = 0.25, iou: float = 0.45, max_det: int = 300):
-        """Detections for one image (BGR array or path) in its original pixel coordinates:
-        a list of ``Detection(box=(x1, y1, x2, y2), score, cls, name)``."""
-        from ..detect import Predictor
-
-        device = next(self.parameters()).device
-        was_training = self.training
-        try:
-            return Predictor(self, device=device)(image, conf, iou, max_det)
-        finally:
-            self.train(was_training)
-
-    # ---- passes ----
-    def fuse(self, passes=None, verbose: bool = False) -> "CompiledModel":
-        """A new, smaller model built from the rewritten graph (BN and implicit folded, dead
-        layers removed); same API. ``self.fuse_report`` summarises what changed."""
-        from ..passes import FUSE_PIPELINE, WeightedGraph, run_pipeline
-
-        wg, report = run_pipeline(WeightedGraph.from_model(self), passes or FUSE_PIPELINE)
-        fused = CompiledModel(wg.graph)
-        fused.load_state_dict(wg.state_dict(), strict=True)
-        fused.to(next(self.parameters()).device).train(self.training)
-        fused.fuse_report = report
-        if verbose:
-            print(report.summary())
-        return fused
-
-    # ---- weights ----
-    def load_weights(self, path: str | Path, partial: bool | int = False, key: str | None = None):
-        """Load weights, format picked from the content: a YOLOR or yolor-cfg ``.pt`` checkpoint,
-        or Darknet ``.weights`` (``partial`` loads a backbone prefix on purpose; returns a report)."""
-        from ..io import load_weights_into
-
-        return load_weights_into(self, path, key=key, partial=partial)
-
-    def save_weights(self, path: str | Path, names: list[str] | None = None, **extra):
-        """Write ``.weights`` (Darknet) or our ``.pt`` checkpoint, by the file's extension."""
-        from ..io import save_checkpoint, save_darknet_weights
-
-        if str(path).endswith(".weights"):
-            return save_darknet_weights(self, path, extra.get("header"))
-        return save_checkpoint(self, path, names, **extra)

@@ -1,25 +1,28 @@
-"""``yolor-cfg benchmark``: inference speed of each backend against the machine's matmul roofline."""
+"""``yolor-cfg benchmark``: inference speed of each backend against the machine's rooflines."""
 from __future__ import annotations
 
 import json
 
 from .. import api
-from ..benchmark import ALIASES, BACKENDS
-from .common import batch_size, count, device, existing_file, square_img
+from ..benchmark import ALIASES, BACKENDS, DEFAULT_BACKENDS, backend_names
+from .common import batch_size, count, data_spec, device, existing_file, existing_path, square_img
 
 
 def add_parser(sub):
     p = sub.add_parser("benchmark", help="latency, throughput and roofline fraction per inference backend")
-    p.add_argument("--cfg", required=True, type=existing_file("cfg"))
-    p.add_argument("--weights", type=existing_file("weights"))
+    p.add_argument("--cfg", type=existing_file("cfg"), help="network cfg (not needed for an exported model)")
+    p.add_argument("--weights", type=existing_path("weights"),
+                   help=".pt/.weights for the cfg, or an exported model (.onnx, OpenVINO folder) to measure alone")
     p.add_argument("--img", type=square_img, default=640)
     p.add_argument("--batch", type=batch_size(), default=1)
     p.add_argument("--device", default="cpu", type=device())
-    p.add_argument("--backends", default=",".join(BACKENDS[:3] + BACKENDS[4:]), type=backend_list,
+    p.add_argument("--backends", default=",".join(DEFAULT_BACKENDS), type=backend_list,
                    help=f"comma-separated, of {', '.join(BACKENDS)} (fused-bf16 / fused-fp16 = fused-lowp)")
     p.add_argument("--warmup", type=count(0, 10_000), default=2)
     p.add_argument("--repeat", type=count(1, 100_000), default=10)
-    p.add_argument("--data", help="accuracy guard: also report each backend's mAP@0.5 change on this data's val split")
+    p.add_argument("--data", type=data_spec,
+                   help="also report each backend's mAP on this data's val split (INT8 calibrated on its train split)")
+    p.add_argument("--calib", type=count(1, 100_000), default=64, help="INT8 calibration images (default 64)")
     p.add_argument("--json", action="store_true")
 
 
@@ -31,16 +34,16 @@ def backend_list(text: str) -> list[str]:
     unknown = [b for b in names if b not in BACKENDS and b not in ALIASES]
     if not names or unknown:
         raise argparse.ArgumentTypeError(f"unknown backend {', '.join(unknown) or '(none given)'}; choose from "
-                                         f"{', '.join(BACKENDS + tuple(ALIASES))}")
+                                         f"{', '.join(backend_names())}")
     return names
 
 
 def run(args) -> int:
     report = api.benchmark(args.cfg, args.weights, args.img, args.batch, args.device, args.backends, args.warmup,
-                           args.repeat, args.data, log=(lambda *a: None) if args.json else print)
+                           args.repeat, args.data, args.calib, log=(lambda *a: None) if args.json else print)
     if args.json:
         print(json.dumps(report))
-    else:
+    elif report["speedup_vs_eager"]:
         speed = ", ".join(f"{k} {v:.2f}x" for k, v in report["speedup_vs_eager"].items())
         print(f"model {report['model_gflops']:.1f} GFLOPs per batch; speed-up vs eager fp32: {speed}")
     return 0

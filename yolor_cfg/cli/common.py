@@ -52,8 +52,21 @@ def tolerance():
     return _checked(float, check)
 
 
+def finite_number():
+    """Any finite number (negative allowed)."""
+    def check(v):
+        if v != v or v in (float("inf"), float("-inf")):
+            raise checks.UsageError(f"must be a finite number, got {v}")
+        return v
+    return _checked(float, check)
+
+
 def existing_file(what: str = "file"):
     return _checked(str, lambda v: str(checks.existing_file(v, what)))
+
+
+def existing_path(what: str = "file"):
+    return _checked(str, lambda v: str(checks.existing_path(v, what)))
 
 
 def output_file(what: str = "output", suffixes: tuple[str, ...] = ()):

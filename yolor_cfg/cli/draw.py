@@ -26,9 +26,9 @@ def run(args) -> int:
         return report_cfg_error(exc)
     title = None
     if args.fused:
-        from ..backends.torch_exec import CompiledModel
+        from ..models import Model
 
-        fused = CompiledModel(graph).fuse()
+        fused = Model(graph).fuse()
         graph, title = fused.graph, f"{graph.path} (fused: {fused.fuse_report.summary()})"
     _, message = render(graph, args.out, args.collapse, title)
     print(message)

@@ -1,17 +1,21 @@
-"""``yolor-cfg export``: cfg + weights -> deployment-clean ONNX, checked against PyTorch."""
+"""``yolor-cfg export``: cfg + weights -> deployment-clean ONNX or OpenVINO IR, float or INT8,
+checked against PyTorch (and, for INT8, guarded by val on the data's val split)."""
 from __future__ import annotations
 
 from .. import api
-from .common import (DIALECT_CHOICES, batch_size, count, existing_file, img_size, opset, output_file,
-                     tolerance, probability)
+from ..deploy import DEFAULT_CALIBRATION, DEFAULT_MAX_DROP, FORMATS
+from .common import (DIALECT_CHOICES, batch_size, count, data_spec, existing_file, finite_number, img_size, opset,
+                     probability, tolerance)
 
 
 def add_parser(sub):
-    p = sub.add_parser("export", help="export to ONNX (fused, self-checked against PyTorch)")
+    p = sub.add_parser("export", help="export to ONNX or OpenVINO, float or INT8 (self-checked)")
     p.add_argument("--cfg", required=True, type=existing_file("cfg"))
     p.add_argument("--weights", type=existing_file("weights"),
                    help=".pt or .weights (random weights when omitted: for trying things out)")
-    p.add_argument("--out", required=True, type=output_file("ONNX output"))
+    p.add_argument("--out", required=True,
+                   help="an .onnx file, or for --format openvino a folder (NAME_openvino/ holds NAME.xml + NAME.bin)")
+    p.add_argument("--format", choices=FORMATS, default="onnx")
     p.add_argument("--img", type=img_size, help="input size: 640, or HEIGHTxWIDTH (default: the cfg's)")
     p.add_argument("--batch", type=batch_size(), default=1)
     p.add_argument("--dynamic", nargs="?", const="batch", choices=("batch", "hw"),
@@ -26,13 +30,22 @@ def add_parser(sub):
     p.add_argument("--max-det", type=count(1, 100_000), default=300)
     p.add_argument("--tolerance", type=tolerance(), help="parity tolerance (default 1e-4; 1e-2 with --half)")
     p.add_argument("--dialect", choices=DIALECT_CHOICES)
+    p.add_argument("--int8", action="store_true",
+                   help="post-training INT8 quantization (needs --data), then the accuracy guard")
+    p.add_argument("--data", type=data_spec, help="--int8: calibration (train split) and guard (val split) data")
+    p.add_argument("--calib", type=count(1, 100_000), default=DEFAULT_CALIBRATION,
+                   help=f"--int8: calibration images (default {DEFAULT_CALIBRATION})")
+    p.add_argument("--max-drop", type=finite_number(), default=DEFAULT_MAX_DROP,
+                   help=f"--int8: exit 1 when mAP@0.5 drops by more points than this (default {DEFAULT_MAX_DROP:g})")
 
 
 def run(args) -> int:
     size = args.img if isinstance(args.img, tuple) else ((args.img, args.img) if args.img else None)
-    report = api.export(args.cfg, args.out, args.weights, args.dialect, img_size=size, batch=args.batch,
+    report = api.export(args.cfg, args.out, args.weights, args.dialect, format=args.format, int8=args.int8,
+                        data=args.data, calib=args.calib, max_drop=args.max_drop, img_size=size, batch=args.batch,
                         dynamic=bool(args.dynamic), dynamic_hw=args.dynamic == "hw", opset=args.opset,
                         fuse=not args.no_fuse, half=args.half, raw=args.raw, nms=args.nms, conf=args.conf,
                         iou=args.iou, max_det=args.max_det, tolerance=args.tolerance)
-    print(report.format())
+    if not args.int8:  # the INT8 flow prints its steps as they happen
+        print(report.format())
     return 0

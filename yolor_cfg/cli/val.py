@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 from .. import api
-from .common import batch_size, count, data_spec, device, existing_file, output_dir, probability, square_img
+from .common import batch_size, count, data_spec, device, existing_file, existing_path, output_dir, probability, square_img
 
 
 def add_parser(sub):
     p = sub.add_parser("val", help="evaluate on a dataset's val split (COCO AP with pycocotools)")
-    p.add_argument("--cfg", required=True, type=existing_file("cfg"))
-    p.add_argument("--weights", type=existing_file("weights"))
+    p.add_argument("--cfg", type=existing_file("cfg"), help="network cfg (not needed for our .pt or an exported model)")
+    p.add_argument("--weights", type=existing_path("weights"),
+                   help=".pt/.weights for the cfg, or an exported model: .onnx, OpenVINO folder")
     p.add_argument("--data", default="synth", type=data_spec)
-    p.add_argument("--img", type=square_img, default=256)
+    p.add_argument("--img", type=square_img, help="default 256, or an exported model's input size")
     p.add_argument("--batch", type=batch_size(), default=16)
     p.add_argument("--conf", type=probability(), default=0.001)
     p.add_argument("--iou", type=probability(), default=0.65)

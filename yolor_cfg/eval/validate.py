@@ -10,7 +10,8 @@ from tqdm import tqdm
 
 import numpy as np
 
-from ..checks import int_in, output_dir, probability
+from ..checks import UsageError, int_in, output_dir, probability
+from ..runtimes import as_runtime
 from .coco import coco_from_labels, evaluate, format_class_table, multilabel_map, per_class_ap, plot_pr_curve
 from .nms import non_max_suppression, scale_boxes
 
@@ -31,11 +32,11 @@ class ValResult:
         return self.metrics["AP"]
 
 
-@torch.no_grad()
 def run_validation(model, loader, names: list[str], gt: dict | None = None, conf: float = 0.001, iou: float = 0.65,
                    max_det: int = 300, device="cpu", out_dir: str | Path | None = None, verbose: bool = True,
                    progress: bool = True, autocast_dtype=None) -> ValResult:
     """Predict on every batch, NMS, map boxes back to original pixels, score with pycocotools.
+    ``model`` is any runtime, or a torch model (run on ``device``, under autocast when ``autocast_dtype``).
 
     Image ids are the positions in the loader's dataset index (as ``coco_from_labels`` numbers them)."""
     probability(conf, "confidence threshold (conf)")
@@ -45,19 +46,20 @@ def run_validation(model, loader, names: list[str], gt: dict | None = None, conf
         out_dir = output_dir(out_dir, "val output folder")
     index = loader.dataset.index
     gt = gt or coco_from_labels(index.images, index.labels, names)
-    model.eval()
+    runtime = as_runtime(model, device, autocast_dtype)
     predictions = []
     position = {p: i for i, p in enumerate(index.images)}
     image_scores: dict[int, np.ndarray] = {}
     batches = tqdm(loader, desc="val", leave=False, disable=not progress)
     for images, _, paths, shapes in batches:
-        x = images.to(device).float() / 255
-        with torch.autocast(device_type=torch.device(device).type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
-            out = model(x)
-        dets = out[0] if isinstance(out, tuple) else out
-        if isinstance(out, tuple) and len(out) == 3:  # a [multilabel] head's image-level scores
-            for path, row in zip(paths, out[2].float().cpu().numpy()):
+        prediction = runtime(images.float() / 255)
+        if prediction.detections is None:
+            raise UsageError(f"val needs decoded detections; this {runtime.kind} model outputs NMS rows "
+                             "(export it without --nms)")
+        if prediction.class_scores is not None:  # a [multilabel] head's image-level scores
+            for path, row in zip(paths, prediction.class_scores.numpy()):
                 image_scores[position[path]] = row
+        dets = prediction.detections
         for det, path, (shape0, ratio, pad) in zip(non_max_suppression(dets.float(), conf, iou, max_det=max_det), paths, shapes):
             boxes = scale_boxes(det[:, :4], ratio, pad, shape0).tolist()
             for (x1, y1, x2, y2), score, cls in zip(boxes, det[:, 4].tolist(), det[:, 5].tolist()):

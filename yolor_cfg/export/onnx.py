@@ -12,9 +12,10 @@ import onnx
 import torch
 import torch.nn as nn
 
-from ..checks import MAX_BATCH, UsageError, existing_file, img_size, int_in, opset, output_file, probability
+from ..checks import MAX_BATCH, img_size, int_in, opset, output_file, probability
 from ..errors import YolorCfgError
 from ..files import atomic_path
+from ..runtimes.onnx import load_onnx_proto
 from .nms import append_nms
 
 OUTPUT = "detections"
@@ -49,6 +50,7 @@ class ExportReport:
     parity: list[tuple[int, float]]  # (batch size, max error)
     tolerance: float
     op_counts: dict[str, int]
+    runtime: str = "onnxruntime"
 
     def format(self) -> str:
         lines = [f"wrote {self.path}"]
@@ -57,7 +59,7 @@ class ExportReport:
         ops = ", ".join(f"{k} {v}" for k, v in sorted(self.op_counts.items(), key=lambda kv: -kv[1]))
         lines.append(f"ops: {ops}")
         for batch, err in self.parity:
-            lines.append(f"parity onnxruntime vs PyTorch, batch {batch}: max error {err:.3g} (tolerance {self.tolerance:g})")
+            lines.append(f"parity {self.runtime} vs PyTorch, batch {batch}: max error {err:.3g} (tolerance {self.tolerance:g})")
         return "\n".join(lines)
 
 
@@ -161,26 +163,38 @@ def _metadata(model, exported, opts: ExportOptions, size: tuple[int, int], taps:
                    "detections: batch x N x (5+nc): cx, cy, w, h (pixels), objectness, class scores"),
         "layer_outputs": json.dumps({f"layer_{exported.graph.nodes[i].origin}": exported.graph.nodes[i].origin
                                      for i in taps}),
+        "prediction_outputs": json.dumps(_prediction_outputs(exported, taps)),
     }
 
 
-def _parity(reference, proto: onnx.ModelProto, opts: ExportOptions, size: tuple[int, int],
-            main_names: list[str]) -> list[tuple[int, float]]:
-    """(batch size, max error) of onnxruntime against the unfused PyTorch model, on seeded inputs."""
-    import onnxruntime as ort
+def _prediction_outputs(exported, taps: list[int]) -> list[str]:
+    """The named values the inference heads read (INT8 export keeps what computes them float)."""
+    tapped = set(taps)
+    return sorted({f"layer_{exported.graph.nodes[i].origin}" for node in exported.graph.nodes
+                   if node.spec.is_head and node.spec.inference_output(node) for i in node.inputs if i in tapped})
 
-    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
-    dtype = np.float16 if opts.half else np.float32
+
+def parity(reference, run, opts: ExportOptions, size: tuple[int, int]) -> list[tuple[int, float]]:
+    """(batch size, max error) of ``run`` (a float32 NCHW array -> the exported model's main outputs)
+    against the unfused PyTorch model, on seeded inputs."""
     gen = torch.Generator().manual_seed(0)
-    parity = []
+    results = []
     for b in [1, 3] if (opts.dynamic or opts.dynamic_hw) else [opts.batch]:
         xb = torch.rand(b, 3, *size, generator=gen)
         with torch.no_grad():
             ref = reference(xb)
         refs = [ref[0]] if isinstance(ref, tuple) and not opts.raw else (list(ref[1]) if isinstance(ref, tuple) else [ref])
-        got = session.run(main_names, {"images": xb.numpy().astype(dtype)})
-        parity.append((b, max(max_error(g.astype(np.float32), r.numpy()) for g, r in zip(got, refs))))
-    return parity
+        got = run(xb.numpy())
+        results.append((b, max(max_error(np.asarray(g, np.float32), r.numpy()) for g, r in zip(got, refs))))
+    return results
+
+
+def _onnxruntime_run(proto: onnx.ModelProto, opts: ExportOptions, main_names: list[str]):
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    dtype = np.float16 if opts.half else np.float32
+    return lambda x: session.run(main_names, {"images": x.astype(dtype)})
 
 
 def export_onnx(model, out: str | Path, opts: ExportOptions | None = None) -> ExportReport:
@@ -212,34 +226,10 @@ def export_onnx(model, out: str | Path, opts: ExportOptions | None = None) -> Ex
     for nd in proto.graph.node:
         ops[nd.op_type] = ops.get(nd.op_type, 0) + 1
     report = ExportReport(str(out), exported.fuse_report.summary() if opts.fuse else "",
-                          _parity(reference, pre_nms, opts, size, main_names), tol, ops)
+                          parity(reference, _onnxruntime_run(pre_nms, opts, main_names), opts, size), tol, ops)
     if any(err > tol for _, err in report.parity):
         raise ExportError(report.format() + f"\nparity FAILED: error above {tol:g}")
     return report
-
-
-def open_onnx_session(path):
-    """An onnxruntime session for a file that must be an ONNX model (else UsageError saying so)."""
-    import onnxruntime as ort
-
-    existing_file(path, "ONNX model")
-    try:
-        return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    except (ort.capi.onnxruntime_pybind11_state.InvalidProtobuf, ort.capi.onnxruntime_pybind11_state.Fail,
-            ort.capi.onnxruntime_pybind11_state.InvalidGraph) as exc:
-        raise UsageError(f"{path}: not a readable ONNX model ({str(exc).splitlines()[0][:200]})") from None
-
-
-def load_onnx_proto(path):
-    """An ONNX model's protobuf, for a file that must be one (else UsageError saying so)."""
-    import onnx
-    from google.protobuf.message import DecodeError
-
-    existing_file(path, "ONNX model")
-    try:
-        return onnx.load(str(path))
-    except (DecodeError, onnx.onnx_cpp2py_export.checker.ValidationError, UnicodeDecodeError, ValueError) as exc:
-        raise UsageError(f"{path}: not a readable ONNX model ({type(exc).__name__}: {str(exc)[:200]})") from None
 
 
 def verify_onnx(model, onnx_path: str | Path, tolerance: float = 1e-4, img_size=None) -> list[str]:

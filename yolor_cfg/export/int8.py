@@ -1,0 +1,221 @@
+"""Post-training INT8 quantization of an exported model: onnxruntime QDQ or OpenVINO via NNCF,
+calibrated on letterboxed images, with the head's final convolutions and its decoding kept float.
+
+Why keep them float: a [yolo] head's decoding turns one tensor into box centres and sizes in input
+pixels (up to the image size) and probabilities in 0..1; quantized with one scale, the probabilities
+would get a step of several hundredths and the boxes a step of pixels. The final prediction
+convolution feeds that tensor directly, so it stays float too (its output range is what decoding
+reads)."""
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..checks import UsageError
+from ..errors import YolorCfgError
+from ..images import letterbox
+from ..runtimes.openvino import METADATA_KEY, require_openvino
+
+PREDICTION_OUTPUTS = "prediction_outputs"  # metadata key: the values the heads read (set by export)
+CONV_TYPES = {"Conv", "Convolution", "GroupConvolution"}
+REASON_CONV = "final prediction convolution (feeds the head's decoding)"
+REASON_BETWEEN = "bias or implicit op of a final prediction convolution"
+REASON_DECODE = "head decoding (boxes in pixels and probabilities must not share one scale)"
+
+
+class QuantizationError(YolorCfgError):
+    """INT8 quantization could not be done."""
+
+
+def cpu_has_vnni() -> bool:
+    """Whether this CPU has 8-bit dot-product instructions (AVX-VNNI, AVX512-VNNI or AMX-INT8)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return any(f in flags for f in ("avx512_vnni", "avx_vnni", "amx_int8"))
+
+
+def calibration_inputs(paths: list[str | Path], size: tuple[int, int], count: int) -> list[np.ndarray]:
+    """Up to ``count`` images, letterboxed as detect letterboxes them (1 x 3 x H x W, RGB, 0..1)."""
+    batches = []
+    for path in paths[:count]:
+        image = cv2.imread(str(path))
+        if image is None:
+            raise UsageError(f"{path}: a calibration image OpenCV cannot read")
+        padded, _, _ = letterbox(image, size, scaleup=True)
+        batches.append(np.ascontiguousarray(padded[:, :, ::-1].transpose(2, 0, 1))[None].astype(np.float32) / 255)
+    if not batches:
+        raise UsageError("no calibration images: the data's train split is empty")
+    return batches
+
+
+@dataclass
+class GraphNode:
+    """The little a float-region search needs of an ONNX node or an OpenVINO op."""
+    name: str
+    op: str
+    inputs: list[str]  # values computed by other nodes (constants and weights left out)
+    outputs: list[str]
+
+
+def float_region(nodes: list[GraphNode], seeds: set[str]) -> dict[str, str]:
+    """Node name -> why it stays float: the producers of the values heads read (back through
+    constant-operand elementwise ops to the convolution), and everything computed from those values."""
+    producer = {out: node for node in nodes for out in node.outputs}
+    region: dict[str, str] = {}
+    for seed in seeds:
+        node = producer.get(seed)
+        while node is not None and node.name not in region:
+            if node.op in CONV_TYPES:
+                region[node.name] = REASON_CONV
+                break
+            if len(node.inputs) != 1:
+                break  # the head reads a route/shortcut, not a convolution: nothing to keep float here
+            region[node.name] = REASON_BETWEEN
+            node = producer.get(node.inputs[0])
+    readers: dict[str, list[GraphNode]] = {}
+    for node in nodes:
+        for value in node.inputs:
+            readers.setdefault(value, []).append(node)
+    stack = list(seeds)
+    while stack:
+        for node in readers.get(stack.pop(), []):
+            if node.name not in region:
+                region[node.name] = REASON_DECODE
+                stack.extend(node.outputs)
+    return region
+
+
+@dataclass
+class QuantizeReport:
+    path: str
+    runtime: str
+    calibration_images: int
+    kept_float: dict[str, str]  # node name -> reason
+    op_types: dict[str, str]  # node name -> op type (for the summary)
+    notes: list[str] = field(default_factory=list)
+    float_metrics: dict | None = None
+    int8_metrics: dict | None = None
+    guard: object = None  # deploy.GuardResult, once the accuracy guard ran
+
+    def kept_float_summary(self) -> list[str]:
+        by_reason: dict[str, Counter] = {}
+        for name, reason in self.kept_float.items():
+            by_reason.setdefault(reason, Counter())[self.op_types.get(name, "?")] += 1
+        return [f"{sum(c.values())} nodes: {reason} ({', '.join(f'{op} {n}' for op, n in c.most_common())})"
+                for reason, c in by_reason.items()]
+
+    def format(self) -> str:
+        lines = [f"wrote {self.path} ({self.runtime} INT8, calibrated on {self.calibration_images} images)"]
+        lines += self.notes
+        lines += ["kept float: " + line for line in self.kept_float_summary()]
+        return "\n".join(lines)
+
+
+def _onnx_nodes(graph) -> list[GraphNode]:
+    constants = {init.name for init in graph.initializer}
+    constants |= {out for node in graph.node if node.op_type == "Constant" for out in node.output}
+    return [GraphNode(node.name, node.op_type, [v for v in node.input if v and v not in constants], list(node.output))
+            for node in graph.node]
+
+
+class _Reader:
+    """onnxruntime's calibration reader protocol over a list of inputs."""
+
+    def __init__(self, name: str, inputs: list[np.ndarray]):
+        self.name, self.items = name, iter(inputs)
+
+    def get_next(self):
+        x = next(self.items, None)
+        return None if x is None else {self.name: x}
+
+    def rewind(self):
+        raise QuantizationError("calibration was asked to read its images twice")
+
+
+def quantize_onnx(float_onnx: str | Path, out: str | Path, inputs: list[np.ndarray],
+                  reduce_range: bool | None = None) -> QuantizeReport:
+    """Static QDQ quantization (per-channel int8 weights, uint8 activations) of an ONNX file written by
+    export, after onnxruntime's ``quant_pre_process``; written to ``out`` (which must not exist yet as
+    a partial file: the caller writes atomically). ``reduce_range`` defaults to True on CPUs without
+    VNNI: there the 8-bit products are summed in pairs into 16 bits (VPMADDUBSW) and can saturate,
+    so weights use 7 bits."""
+    import onnx
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quant_pre_process, quantize_static
+
+    reduce_range = (not cpu_has_vnni()) if reduce_range is None else reduce_range
+    with tempfile.TemporaryDirectory() as scratch:
+        pre = Path(scratch) / "pre.onnx"
+        # onnxruntime's symbolic shape inference stops at dynamic batch sizes; ONNX's own is enough here
+        quant_pre_process(str(float_onnx), str(pre), skip_symbolic_shape=True)
+        proto = onnx.load(str(pre))
+        for k, node in enumerate(proto.graph.node):
+            node.name = node.name or f"{node.op_type}_{k}"
+        onnx.save(proto, str(pre))
+        meta = {p.key: p.value for p in proto.metadata_props}
+        region = float_region(_onnx_nodes(proto.graph), set(json.loads(meta.get(PREDICTION_OUTPUTS, "[]"))))
+        quantize_static(str(pre), str(out), _Reader(proto.graph.input[0].name, inputs), quant_format=QuantFormat.QDQ,
+                        per_channel=True, reduce_range=reduce_range, activation_type=QuantType.QUInt8,
+                        weight_type=QuantType.QInt8, nodes_to_exclude=sorted(region),
+                        calibrate_method=CalibrationMethod.MinMax)
+    quantized = onnx.load(str(out))
+    _set_metadata(quantized, {"precision": "int8"})
+    onnx.save(quantized, str(out))
+    why = ("no VNNI on this CPU: 7-bit weights (reduce_range) so 16-bit pair sums cannot saturate" if reduce_range
+           else "VNNI/AMX on this CPU: full 8-bit weights")
+    return QuantizeReport(str(out), "onnxruntime", len(inputs), region, {n.name: n.op_type for n in proto.graph.node},
+                          [f"QDQ, per-channel int8 weights, uint8 activations; {why}"])
+
+
+def _set_metadata(proto, values: dict[str, str]) -> None:
+    keep = [p for p in proto.metadata_props if p.key not in values]
+    del proto.metadata_props[:]
+    proto.metadata_props.extend(keep)
+    import onnx
+
+    for key, value in values.items():
+        proto.metadata_props.append(onnx.StringStringEntryProto(key=key, value=value))
+
+
+def _openvino_nodes(model) -> tuple[list[GraphNode], dict[str, str]]:
+    """GraphNodes of an OpenVINO model, values named ``op:port``; and each tensor name's value."""
+    nodes, values = [], {}
+    for op in model.get_ordered_ops():
+        name = op.get_friendly_name()
+        inputs = [f"{v.get_node().get_friendly_name()}:{v.get_index()}" for v in op.input_values()
+                  if v.get_node().get_type_name() != "Constant"]
+        outputs = [f"{name}:{k}" for k in range(op.get_output_size())]
+        for k in range(op.get_output_size()):
+            for tensor_name in op.output(k).get_names():
+                values[tensor_name] = outputs[k]
+        nodes.append(GraphNode(name, op.get_type_name(), inputs, outputs))
+    return nodes, values
+
+
+def quantize_openvino(float_xml: str | Path, out_xml: str | Path, inputs: list[np.ndarray]) -> QuantizeReport:
+    """NNCF post-training quantization of an OpenVINO IR written by export (its metadata kept)."""
+    ov = require_openvino()
+    try:
+        import nncf
+    except ImportError:
+        raise UsageError("NNCF is not installed: pip install 'yolor-cfg[openvino]'") from None
+    nncf.set_log_level(logging.WARNING)  # export prints its own summary
+    model = ov.Core().read_model(str(float_xml))
+    nodes, values = _openvino_nodes(model)
+    meta = {k: v.astype(str) for k, v in model.get_rt_info()[METADATA_KEY].items()}
+    seeds = {values[name] for name in json.loads(meta.get(PREDICTION_OUTPUTS, "[]")) if name in values}
+    region = float_region([n for n in nodes if n.op not in ("Parameter", "Result")], seeds)
+    quantized = nncf.quantize(model, nncf.Dataset(inputs), subset_size=len(inputs),
+                              ignored_scope=nncf.IgnoredScope(names=sorted(region), validate=False))
+    quantized.set_rt_info("int8", [METADATA_KEY, "precision"])
+    ov.save_model(quantized, str(out_xml), compress_to_fp16=False)
+    return QuantizeReport(str(out_xml), "openvino", len(inputs), region, {n.name: n.op for n in nodes},
+                          ["NNCF post-training quantization (performance preset: symmetric int8 weights and activations)"])
