@@ -1,12 +1,16 @@
 """Performance paths: correctness of each backend and the executor's memory (no timings asserted)."""
 import json
 
+import pytest
 import torch
 
 import yolor_cfg
+from yolor_cfg import api
 from yolor_cfg.benchmark import run_benchmark
+from yolor_cfg.checks import UsageError
 from yolor_cfg.cli import main
 
+from .deploy_support import CFG as DEPLOY_CFG, TRAINED, small_synth
 from .helpers import shared_path
 from .test_zoo import CFG
 
@@ -52,3 +56,26 @@ def test_benchmark_cli_json(capsys):
                  "--repeat", "2", "--warmup", "1", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["model_gflops"] > 0 and [r["backend"] for r in report["results"]] == ["eager", "fused"]
+
+
+def test_benchmark_int8_backends_with_accuracy(tmp_path):
+    pytest.importorskip("openvino")
+    data = small_synth(tmp_path / "data")
+    report = api.benchmark(DEPLOY_CFG, TRAINED, img=256, backends=["eager", "onnxruntime-int8", "openvino-int8"],
+                           warmup=0, repeat=1, data=str(data), calib=16, log=lambda *a: None)
+    rows = {r["backend"]: r for r in report["results"]}
+    assert set(report["rooflines"]) >= {"float32", "int8 conv1x1", "int8 gemm"}
+    assert report["calibration"] == "16 train images"
+    for name in ("onnxruntime-int8", "openvino-int8"):
+        assert rows[name]["dtype"] == "int8" and 0 < rows[name]["roofline_fraction"] and rows[name]["gemm_fraction"] > 0
+        assert abs(rows[name]["map50_delta"]) <= 5.0  # the same column the INT8 export guard prints
+    assert rows["eager"]["map50"] > 0.5 and rows["eager"]["map50_delta"] == 0
+
+
+def test_benchmark_refuses_cpu_runtimes_on_cuda_and_unknown_names():
+    from yolor_cfg.benchmark import _check_backends
+
+    with pytest.raises(UsageError, match="unknown backend tensorrt"):
+        _check_backends(["tensorrt"], torch.device("cpu"))
+    with pytest.raises(UsageError, match="run on the CPU here"):
+        _check_backends(["eager", "onnxruntime-int8"], torch.device("cuda"))

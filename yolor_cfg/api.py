@@ -174,8 +174,7 @@ def detect(source: str | Path, cfg=None, weights=None, onnx=None, out: str | Pat
     model) or an exported artifact (ONNX, OpenVINO folder) as ``weights`` (``onnx`` is the older name
     for an ONNX file); writes annotated files and returns DetectResults."""
     from .detect import Predictor, run_detect
-    from .io.checkpoint import FORMAT, is_torch_file, read_torch_file
-    from .runtimes import OnnxRuntime, Runtime
+    from .runtimes import OnnxRuntime
 
     if onnx is not None and weights is not None:
         raise checks.UsageError("give the model once: --weights (any artifact) or --onnx")
@@ -183,26 +182,27 @@ def detect(source: str | Path, cfg=None, weights=None, onnx=None, out: str | Pat
         model = OnnxRuntime.open(checks.existing_file(onnx, "ONNX model"), img_size=img_size)
     else:
         model = _artifact_or_model(cfg, weights, img_size, device)
-    if not isinstance(model, Runtime) and weights and is_torch_file(weights):
-        ckpt = read_torch_file(weights)
-        names = names or (ckpt.get("names") if isinstance(ckpt, dict) and ckpt.get("format") == FORMAT else None)
     predictor = Predictor(model, img_size=img_size, names=names, device=checks.torch_device(device))
     return run_detect(predictor, str(source), out, conf, iou, max_det, progress=progress)
 
 
-def benchmark(cfg=None, weights=None, img: int = 640, batch: int = 1, device: str = "cpu", backends=None,
+def benchmark(cfg=None, weights=None, img: int | None = None, batch: int = 1, device: str = "cpu", backends=None,
               warmup: int = 2, repeat: int = 10, data: str | None = None, calib: int = 64, log=print) -> dict:
     """``yolor-cfg benchmark``: latency, throughput and roofline fraction per backend (and, with
     ``data``, each backend's mAP@0.5 and mAP@0.5:0.95 on its val split, INT8 backends calibrated on
-    ``calib`` images of its train split); returns the report dict. ``weights`` may be an exported
-    artifact (ONNX, OpenVINO): then that artifact alone is measured."""
+    ``calib`` images of its train split); returns the report dict. ``img`` defaults to 640. ``weights``
+    may be an exported artifact (ONNX, OpenVINO): then that artifact alone is measured, at its size."""
     from .benchmark import DEFAULT_BACKENDS, run_benchmark
     from .runtimes import Runtime
 
     model = _artifact_or_model(cfg, weights, img, device)
     loader = names = calibration = None
     if isinstance(model, Runtime):
-        img = model.info.input_size[0]
+        h, w = model.info.input_size
+        if img is not None and (img, img) != (h, w):
+            raise checks.UsageError(f"{weights}: takes {h}x{w} inputs; leave out --img, or export at {img}")
+        img = h
+    img = img or 640
     if data:
         from .train.data import DataConfig, build_index
 

@@ -45,8 +45,11 @@ class Predictor:
                  device="cpu"):
         self.runtime = model if isinstance(model, Runtime) else TorchRuntime(model, device, img_size=img_size)
         self.names = names or self.runtime.info.names
-        size = img_size or self.runtime.info.input_size
-        self.size = (size, size) if isinstance(size, int) else tuple(size)
+        self.size = self.runtime.info.input_size
+        wanted = (img_size, img_size) if isinstance(img_size, int) else img_size
+        if wanted and tuple(wanted) != self.size:
+            raise UsageError(f"this {self.runtime.kind} model takes {self.size[0]}x{self.size[1]} inputs, not "
+                             f"{wanted[0]}x{wanted[1]}; leave out --img or export at that size")
 
     def _name(self, c: int) -> str:
         return self.names[c] if c < len(self.names) else str(c)

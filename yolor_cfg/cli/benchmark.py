@@ -13,7 +13,7 @@ def add_parser(sub):
     p.add_argument("--cfg", type=existing_file("cfg"), help="network cfg (not needed for an exported model)")
     p.add_argument("--weights", type=existing_path("weights"),
                    help=".pt/.weights for the cfg, or an exported model (.onnx, OpenVINO folder) to measure alone")
-    p.add_argument("--img", type=square_img, default=640)
+    p.add_argument("--img", type=square_img, help="default 640 (an exported model: its own size)")
     p.add_argument("--batch", type=batch_size(), default=1)
     p.add_argument("--device", default="cpu", type=device())
     p.add_argument("--backends", default=",".join(DEFAULT_BACKENDS), type=backend_list,

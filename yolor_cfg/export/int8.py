@@ -213,9 +213,10 @@ def quantize_openvino(float_xml: str | Path, out_xml: str | Path, inputs: list[n
     meta = {k: v.astype(str) for k, v in model.get_rt_info()[METADATA_KEY].items()}
     seeds = {values[name] for name in json.loads(meta.get(PREDICTION_OUTPUTS, "[]")) if name in values}
     region = float_region([n for n in nodes if n.op not in ("Parameter", "Result")], seeds)
-    quantized = nncf.quantize(model, nncf.Dataset(inputs), subset_size=len(inputs),
+    quantized = nncf.quantize(model, nncf.Dataset(inputs), subset_size=len(inputs), preset=nncf.QuantizationPreset.MIXED,
                               ignored_scope=nncf.IgnoredScope(names=sorted(region), validate=False))
     quantized.set_rt_info("int8", [METADATA_KEY, "precision"])
     ov.save_model(quantized, str(out_xml), compress_to_fp16=False)
     return QuantizeReport(str(out_xml), "openvino", len(inputs), region, {n.name: n.op for n in nodes},
-                          ["NNCF post-training quantization (performance preset: symmetric int8 weights and activations)"])
+                          ["NNCF post-training quantization, mixed preset: symmetric int8 weights, asymmetric activations "
+                           "(activations after SiLU / leaky ReLU are not centred on zero)"])

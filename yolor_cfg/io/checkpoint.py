@@ -172,7 +172,8 @@ def load_with_dialect(model: CompiledModel, evidence: Evidence | None, load):
 
 
 def load_weights_into(model: CompiledModel, path: str | Path, key: str | None = None, partial: bool | int = False):
-    """Load any supported weight file into ``model``: our or YOLOR's .pt, or Darknet .weights.
+    """Load any supported weight file into ``model``: our or YOLOR's .pt, or Darknet .weights; the
+    class names of our checkpoints become ``model.names``.
 
     The file's format is dialect evidence too (see ``load_with_dialect``)."""
     existing_file(path, "weights")
@@ -185,7 +186,10 @@ def load_weights_into(model: CompiledModel, path: str | Path, key: str | None = 
     obj = read_torch_file(path)
     state_dict = extract_state_dict(obj, str(path), key)
     evidence = torch_weights_evidence(obj, state_dict, path)
-    return load_with_dialect(model, evidence, lambda: load_state_dict(model, state_dict, str(path)))
+    report = load_with_dialect(model, evidence, lambda: load_state_dict(model, state_dict, str(path)))
+    if isinstance(obj, dict) and obj.get("format") == FORMAT and obj.get("names"):
+        model.names = list(obj["names"])  # our checkpoints carry the class names: export and detect use them
+    return report
 
 
 def save_checkpoint(model: CompiledModel, path: str | Path, names: list[str] | None = None, **extra) -> None:

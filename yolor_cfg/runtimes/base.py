@@ -27,15 +27,20 @@ class ArtifactInfo:
     anchors: list = field(default_factory=list)
     metadata: dict[str, str] = field(default_factory=dict)
 
+    def take_size(self, img_size, dynamic_hw: bool) -> None:
+        """Run at ``img_size`` instead of the exported size, where the artifact's height/width are dynamic."""
+        if img_size is not None and dynamic_hw:
+            self.input_size = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
+
     @classmethod
     def from_metadata(cls, meta: dict[str, str], source: str, img_size=None, names=None, batch=None,
                       input_dtype=np.float32) -> "ArtifactInfo":
-        """Info from yolor-cfg's export metadata (the same keys in ONNX and OpenVINO); ``img_size`` and
-        ``names`` given by the user override it, and are required for files we did not write."""
+        """Info from yolor-cfg's export metadata (the same keys in ONNX and OpenVINO). ``img_size`` is
+        for files we did not write (no input_size in their metadata); ``names`` overrides theirs."""
         if "input_size" not in meta and img_size is None:
             raise UsageError(f"{source}: this model was not written by yolor-cfg export (no input_size in its "
                              "metadata); give the input size (--img)")
-        size = img_size or tuple(json.loads(meta["input_size"]))
+        size = tuple(json.loads(meta["input_size"])) if "input_size" in meta else img_size
         output = meta.get("output", "detections").split(":")[0].split()[0]
         return cls(input_size=(size, size) if isinstance(size, int) else tuple(size),
                    names=list(names or json.loads(meta.get("names", "[]"))), batch=batch,

@@ -47,6 +47,7 @@ class OnnxRuntime(Runtime):
         self.input_name = inp.name
         self.info = ArtifactInfo.from_metadata(session.get_modelmeta().custom_metadata_map, source, img_size, names,
                                                batch, np.float16 if inp.type == "tensor(float16)" else np.float32)
+        self.info.take_size(img_size, not all(isinstance(d, int) for d in inp.shape[2:]))
         if session.get_outputs()[0].name == "nms":
             self.info.output = "nms"
 

@@ -57,6 +57,7 @@ class OpenVinoRuntime(Runtime):
         half = inp.get_element_type() == ov.Type.f16
         self.info = ArtifactInfo.from_metadata(read_metadata(model), source, img_size, names, batch,
                                                np.float16 if half else np.float32)
+        self.info.take_size(img_size, not (shape[2].is_static and shape[3].is_static))
         config = {"PERFORMANCE_HINT": "LATENCY"}
         if threads:
             config["INFERENCE_NUM_THREADS"] = threads
