@@ -142,12 +142,13 @@ class _Reader:
 
 
 def quantize_onnx(float_onnx: str | Path, out: str | Path, inputs: list[np.ndarray],
-                  reduce_range: bool | None = None) -> QuantizeReport:
+                  reduce_range: bool | None = None, keep_head_float: bool = True) -> QuantizeReport:
     """Static QDQ quantization (per-channel int8 weights, uint8 activations) of an ONNX file written by
     export, after onnxruntime's ``quant_pre_process``; written to ``out`` (which must not exist yet as
     a partial file: the caller writes atomically). ``reduce_range`` defaults to True on CPUs without
     VNNI: there the 8-bit products are summed in pairs into 16 bits (VPMADDUBSW) and can saturate,
-    so weights use 7 bits."""
+    so weights use 7 bits. ``keep_head_float=False`` quantizes the heads too (to measure what keeping
+    them float buys: tools/int8_accuracy.py)."""
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quant_pre_process, quantize_static
 
@@ -161,7 +162,8 @@ def quantize_onnx(float_onnx: str | Path, out: str | Path, inputs: list[np.ndarr
             node.name = node.name or f"{node.op_type}_{k}"
         onnx.save(proto, str(pre))
         meta = {p.key: p.value for p in proto.metadata_props}
-        region = float_region(_onnx_nodes(proto.graph), set(json.loads(meta.get(PREDICTION_OUTPUTS, "[]"))))
+        seeds = set(json.loads(meta.get(PREDICTION_OUTPUTS, "[]"))) if keep_head_float else set()
+        region = float_region(_onnx_nodes(proto.graph), seeds)
         quantize_static(str(pre), str(out), _Reader(proto.graph.input[0].name, inputs), quant_format=QuantFormat.QDQ,
                         per_channel=True, reduce_range=reduce_range, activation_type=QuantType.QUInt8,
                         weight_type=QuantType.QInt8, nodes_to_exclude=sorted(region),
