@@ -1,8 +1,8 @@
 """``yolor-cfg demo``: the whole product on a fresh machine, nothing downloaded.
 
 Builds the synthetic dataset, trains the small shipped cfg on the CPU, evaluates it with
-pycocotools, exports a fused ONNX model (checked against PyTorch), detects on a few val images
-and says where everything is."""
+pycocotools, exports a fused ONNX model (checked against PyTorch) and an INT8 one (calibrated,
+accuracy-guarded), detects on a few val images with the INT8 model and says where everything is."""
 from __future__ import annotations
 
 import time
@@ -10,12 +10,15 @@ from pathlib import Path
 
 import torch
 
-from ..models import load, shipped_cfg
+from .. import api
+from ..models import shipped_cfg
 from ..detect import Predictor, run_detect
 from ..eval.coco import coco_from_labels
 from ..eval.validate import run_validation
 from ..export import ExportOptions, export_onnx
 from ..files import claim_run_dir
+from ..runtimes import open_artifact
+from .common import count, finite_number, output_dir
 from ..train.data import DataConfig, DetectionDataset, build_index, collate
 from ..train.synth import ensure_synth
 from ..train.trainer import TrainOptions, Trainer
@@ -26,50 +29,56 @@ DEMO_HYP = {"warmup_epochs": 1.0}
 
 def add_parser(sub):
     p = sub.add_parser("demo", help="build data, train, evaluate, export and detect, all on the CPU")
-    p.add_argument("--epochs", type=int, default=4)
-    p.add_argument("--n-train", type=int, default=2000)
-    p.add_argument("--n-val", type=int, default=200)
-    p.add_argument("--out", default="runs/demo")
-    p.add_argument("--workers", type=int, default=2)
-
+    p.add_argument("--epochs", type=count(1, 10_000), default=4)
+    p.add_argument("--n-train", type=count(1, 1_000_000), default=2000)
+    p.add_argument("--n-val", type=count(1, 1_000_000), default=200)
+    p.add_argument("--out", default="runs/demo", type=output_dir("demo output folder"))
+    p.add_argument("--workers", type=count(0, 256), default=2)
+    p.add_argument("--calib", type=count(1, 100_000), default=300, help="INT8 calibration images")
+    p.add_argument("--max-drop", type=finite_number(), default=1.0,
+                   help="INT8 accuracy guard: allowed mAP@0.5 drop in points (exit 1 beyond it)")
 
 def run(args) -> int:
     t0 = time.time()
     out = claim_run_dir(str(Path(args.out).parent), Path(args.out).name)
-    print(f"[1/5] synthetic dataset ({args.n_train} train / {args.n_val} val images, 3 shape classes)")
+    print(f"[1/6] synthetic dataset ({args.n_train} train / {args.n_val} val images, 3 shape classes)")
     data_yaml = ensure_synth(args.n_train, args.n_val)
     print(f"      {data_yaml.parent}")
     cfg = shipped_cfg("yolor_tiny")
-    print(f"[2/5] training {cfg.name} for {args.epochs} epochs on the CPU")
+    print(f"[2/6] training {cfg.name} for {args.epochs} epochs on the CPU")
     opts = TrainOptions(cfg=str(cfg), data=str(data_yaml), epochs=args.epochs, batch=16, img=256, nominal_batch=16,
                         workers=args.workers, project=str(out.parent), name=out.name, exist_ok=True,
                         hyp_overrides=DEMO_HYP)
     result = Trainer(opts).train()
     best = Path(result["best"])
-    print(f"[3/5] evaluating {best} on the val split (pycocotools)")
-    model = load(best).eval()
+    print(f"[3/6] evaluating {best} on the val split (pycocotools)")
+    model = api.load(best).eval()
     data = DataConfig.load(data_yaml)
     index = build_index(data, "val")
     loader = torch.utils.data.DataLoader(DetectionDataset(index, 256), batch_size=32, collate_fn=collate,
                                          num_workers=args.workers)
     val = run_validation(model, loader, data.names, coco_from_labels(index.images, index.labels, data.names),
                          out_dir=out / "val")
-    print("[4/5] exporting ONNX (fused, parity-checked)")
+    print("[4/6] exporting ONNX (fused, parity-checked)")
     onnx_path = out / "yolor_tiny.onnx"
     report = export_onnx(model, onnx_path, ExportOptions(dynamic=True, names=data.names))
     print(report.format())
-    print("[5/5] detecting on 4 val images with the ONNX model")
+    print(f"[5/6] exporting INT8 ONNX (calibrated on {args.calib} train images, accuracy-guarded on the val split)")
+    int8_path = out / "yolor_tiny_int8.onnx"
+    api.export(model, int8_path, int8=True, data=str(data_yaml), calib=args.calib, max_drop=args.max_drop,
+               dynamic=True, names=data.names)
+    print("[6/6] detecting on 4 val images with the INT8 model (onnxruntime)")
     sample = out / "samples"
     sample.mkdir(parents=True, exist_ok=True)
     for p in index.images[:4]:
         (sample / Path(p).name).write_bytes(Path(p).read_bytes())
-    run_detect(Predictor(onnx_path=onnx_path), str(sample), out / "detect", progress=False)
+    run_detect(Predictor(open_artifact(int8_path)), str(sample), out / "detect", progress=False)
     minutes = (time.time() - t0) / 60
     print(f"\ndemo finished in {minutes:.1f} min: mAP@0.5 {val.map50:.3f}, mAP@0.5:0.95 {val.map:.3f}")
     print(f"  checkpoint     {best}")
     print(f"  metrics        {out / 'val' / 'metrics.json'}")
     print(f"  PR curve       {out / 'val' / 'pr_curve.png'}")
     print(f"  training plots {out / 'results.png'} ({out / 'results.csv'})")
-    print(f"  ONNX           {onnx_path}")
+    print(f"  ONNX           {onnx_path} (INT8: {int8_path})")
     print(f"  detections     {out / 'detect'}")
     return 0

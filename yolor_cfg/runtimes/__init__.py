@@ -1,8 +1,11 @@
 """One interface over the inference runtimes: ``open_artifact`` picks the runtime whose artifact
-``path`` is (a .pt/.weights model, an .onnx file, an OpenVINO IR folder); each runtime is one file
-that registers itself (``base.register``)."""
+``path`` is (a .pt/.weights model, an .onnx file, an OpenVINO IR folder). Each runtime is one file
+in this package that registers itself (``base.register``); every module here is imported below, so
+a new file is all a new runtime needs."""
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from pathlib import Path
 
 from ..checks import UsageError
@@ -10,6 +13,9 @@ from .base import RUNTIMES, ArtifactInfo, Prediction, Runtime, register
 from .onnx import OnnxRuntime, load_onnx_proto, open_onnx_session
 from .openvino import OpenVinoRuntime
 from .pytorch import TorchRuntime
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
 
 __all__ = ["ArtifactInfo", "OnnxRuntime", "OpenVinoRuntime", "Prediction", "RUNTIMES", "Runtime", "TorchRuntime",
            "as_runtime", "load_onnx_proto", "open_artifact", "open_onnx_session", "register"]
