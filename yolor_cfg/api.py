@@ -94,7 +94,7 @@ def _val_data(data: str, img: int, batch: int = 16, workers: int = 0, verbose: b
 def _artifact_or_model(cfg, weights, img_size, device="cpu", dialect=None):
     """A runtime for ``weights`` when it is an exported artifact (ONNX, OpenVINO), else the compiled cfg
     with its weights (or a model given as it is)."""
-    from .runtimes import TorchRuntime, open_artifact
+    from .runtimes import open_artifact
 
     if weights is not None and Path(weights).suffix.lower() not in (".pt", ".pth", ".weights"):
         return open_artifact(weights, img_size=img_size)

@@ -4,6 +4,7 @@ latency, throughput, achieved GFLOP/s against a roofline of its arithmetic measu
 from fp32 eager and, with a val split, each backend's mAP."""
 from __future__ import annotations
 
+import importlib.util
 import statistics
 import tempfile
 import time
@@ -218,12 +219,7 @@ def _check_backends(backends, device: torch.device) -> list[str]:
 
 
 def _openvino_available() -> bool:
-    try:
-        import nncf  # noqa: F401
-        import openvino  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return all(importlib.util.find_spec(name) is not None for name in ("openvino", "nncf"))
 
 
 def run_benchmark(model, img: int, batch: int = 1, device="cpu", backends=DEFAULT_BACKENDS, warmup: int = 2,

@@ -4,7 +4,6 @@ import torch
 
 import yolor_cfg
 from yolor_cfg.backends.torch_exec import release_schedule
-from yolor_cfg.errors import WeightsError
 
 from ..helpers import shared_path
 
@@ -58,30 +57,6 @@ def test_train_outputs_match_reference(model, fixture):
         model.eval()
     for ours, ref in zip(raw, fixture["train_x2"]):
         assert_close(ours, ref, "train_x2")
-
-
-def test_load_weights_from_checkpoint_file(tmp_path, fixture):
-    path = tmp_path / "yolor.pt"
-    torch.save({"model": {f"module.{k}": v for k, v in fixture["state_dict"].items()}, "epoch": 3}, path)
-    m = yolor_cfg.compile(shared_path("conformance", "all_layers.cfg")).eval()
-    m.load_weights(path)
-    with torch.no_grad():
-        assert_close(m(fixture["x1"])[0], fixture["eval_x1"], "eval_x1 via file")
-
-
-def test_bad_state_dict_names_layer_line_and_shapes(fixture):
-    m = yolor_cfg.compile(shared_path("conformance", "all_layers.cfg"))
-    sd = dict(fixture["state_dict"])
-    sd["module_list.27.Conv2d.weight"] = torch.zeros(22, 32, 1, 1)
-    del sd["module_list.19.implicit"]
-    sd["module_list.40.extra"] = torch.zeros(1)
-    from yolor_cfg.io import load_state_dict
-
-    with pytest.raises(WeightsError) as info:
-        load_state_dict(m, sd, "bad.pt")
-    text = str(info.value)
-    assert "layer 27 [convolutional] (line 159) Conv2d.weight: expected shape (21, 32, 1, 1), found (22, 32, 1, 1)" in text
-    assert "missing tensor layer 19 [implicit_add]" in text and "unexpected tensor module_list.40.extra" in text
 
 
 def test_trace_returns_every_layer(model, fixture):

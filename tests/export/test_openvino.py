@@ -1,7 +1,6 @@
 """OpenVINO IR export: parity with PyTorch in OpenVINO, metadata carried, folders written whole."""
 import json
 
-import numpy as np
 import pytest
 import torch
 

@@ -5,7 +5,6 @@ once from the graph), so peak memory is that of the live tensors, not of every l
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 import torch
 import torch.nn as nn
