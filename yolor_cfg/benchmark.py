@@ -294,16 +294,11 @@ def _measure(backend: Backend, setup: Setup, x, reference, gflops, rooflines, wa
     _reset_peak_rss()
     t0 = time.perf_counter()
     runtime = backend.build(setup)
-    live = None
-    inner = getattr(runtime, "model", None)
-    if backend.name == "eager":
-        live = setup.model.live_bytes(x)
-    elif inner is not None and backend.name != "compile":
-        live = inner.model.live_bytes(inner.prepare(x))
+    live = runtime.live_bytes(x)
     runtime(x)  # compile / capture / first-run allocation happen here
     setup_s = time.perf_counter() - t0
     times = _time(runtime, x, warmup, repeat, setup.device)
-    diff = max_error(runtime(x).detections.numpy(), reference.numpy())
+    diff = max_error(runtime(x).detections.cpu().numpy(), reference.numpy())
     median = statistics.median(times)
     dtype, roof = _arithmetic(backend.arithmetic, setup.device, rooflines)
     achieved = gflops / median

@@ -68,7 +68,7 @@ class Predictor:
             rows = prediction.nms_rows
             rows = rows[rows[:, 5] > conf][:, 1:]  # drop the batch column
         else:
-            rows = non_max_suppression(prediction.detections, conf, iou, max_det=max_det)[0]
+            rows = non_max_suppression(prediction.detections.cpu(), conf, iou, max_det=max_det)[0]
         scores = {}
         if prediction.class_scores is not None:
             scores = {self._name(c): float(p) for c, p in enumerate(prediction.class_scores[0].tolist())}

@@ -99,3 +99,15 @@ def test_val_refuses_a_size_the_artifact_does_not_take(artifacts):
     found, data = artifacts
     with pytest.raises(UsageError, match="takes 256x256 inputs"):
         api.val(weights=found["onnxruntime"], data=str(data), img=320, out=None, verbose=False)
+
+
+def test_missing_openvino_is_a_message_with_the_install_command(monkeypatch, tmp_path, capsys):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "openvino", None)  # import openvino now raises ImportError
+    code = main(["export", "--cfg", CFG, "--out", str(tmp_path / "m_openvino"), "--format", "openvino", "--img", "64"])
+    err = capsys.readouterr().err
+    assert code == 1 and "pip install 'yolor-cfg[openvino]'" in err and "Traceback" not in err
+    assert not (tmp_path / "m_openvino").exists()
+    with pytest.raises(UsageError, match=r"yolor-cfg\[openvino\]"):
+        api.benchmark(CFG, img=64, backends=["openvino"], repeat=1, warmup=0, log=lambda *a: None)

@@ -73,6 +73,11 @@ class OptimizedModel(nn.Module):
         graph.replay()
         return self._to_float(static_out)
 
+    def live_bytes(self, x: torch.Tensor) -> int | None:
+        """Peak bytes of live layer outputs (``CompiledModel.live_bytes``); None once compiled (inductor
+        plans its own buffers)."""
+        return None if self._run is not self.model else self.model.live_bytes(self.prepare(x))
+
     @property
     def heads(self):
         return self.model.heads

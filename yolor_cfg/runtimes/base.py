@@ -54,7 +54,8 @@ class ArtifactInfo:
 class Prediction:
     """A runtime's answer for a batch: decoded detections (batch x N x (5 + classes), boxes as cx, cy,
     w, h in input pixels) or, for models exported with NMS, rows (batch, x1, y1, x2, y2, score, class);
-    ``class_scores`` holds a [multilabel] head's image-level probabilities when there is one."""
+    ``class_scores`` holds a [multilabel] head's image-level probabilities when there is one.
+    Float32; on the CPU, except the PyTorch runtime's detections, which stay on its device."""
     detections: torch.Tensor | None = None
     nms_rows: torch.Tensor | None = None
     class_scores: torch.Tensor | None = None
@@ -105,6 +106,10 @@ class Runtime(ABC):
             raise UsageError(f"this {self.kind} model was exported with --raw (head outputs before decoding): "
                              "detect and val need an export with decoded outputs")
         return Prediction(detections=outs[0], class_scores=outs[2] if len(outs) == 3 else None)
+
+    def live_bytes(self, x) -> int | None:
+        """Peak bytes of intermediate tensors alive at once for input ``x``, where the runtime can say."""
+        return None
 
     def describe(self) -> str:
         size = "x".join(map(str, self.info.input_size))

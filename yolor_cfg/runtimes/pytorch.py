@@ -52,10 +52,14 @@ class TorchRuntime(Runtime):
         with torch.inference_mode(), torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype,
                                                     enabled=self.autocast_dtype is not None):
             out = self.model(x)
+        # detections stay on the model's device: validation runs its NMS there, as training did before
         if not isinstance(out, tuple):
-            return Prediction(detections=out.float().cpu())
-        return Prediction(detections=out[0].float().cpu(), class_scores=out[2].float().cpu() if len(out) == 3 else None)
+            return Prediction(detections=out.float())
+        return Prediction(detections=out[0].float(), class_scores=out[2].float().cpu() if len(out) == 3 else None)
+
+    def live_bytes(self, x) -> int | None:
+        with torch.inference_mode():
+            return self.model.live_bytes(torch.as_tensor(x).to(self.device).float())
 
     def _run(self, x: np.ndarray):
-        prediction = self(x)
-        return [prediction.detections]
+        return [self(x).detections.cpu()]
