@@ -49,21 +49,8 @@ def opset(value) -> int:
     return value
 
 
-def existing_file(path, what: str = "file") -> Path:
-    p = Path(path)
-    if not str(path):
-        raise UsageError(f"{what}: an empty path")
-    if not p.exists():
-        raise UsageError(f"{what} {path}: no such file")
-    if p.is_dir():
-        raise UsageError(f"{what} {path}: is a folder, not a file")
-    if not os.access(p, os.R_OK):
-        raise UsageError(f"{what} {path}: not readable (permission denied)")
-    return p
-
-
 def existing_path(path, what: str = "file") -> Path:
-    """An existing file, or a folder (an exported OpenVINO model is one)."""
+    """An existing, readable file or folder (an exported OpenVINO model is a folder)."""
     p = Path(path)
     if not str(path):
         raise UsageError(f"{what}: an empty path")
@@ -71,6 +58,13 @@ def existing_path(path, what: str = "file") -> Path:
         raise UsageError(f"{what} {path}: no such file or folder")
     if not os.access(p, os.R_OK):
         raise UsageError(f"{what} {path}: not readable (permission denied)")
+    return p
+
+
+def existing_file(path, what: str = "file") -> Path:
+    p = existing_path(path, what)
+    if p.is_dir():
+        raise UsageError(f"{what} {path}: is a folder, not a file")
     return p
 
 

@@ -95,10 +95,16 @@ def export_int8(model, out: str | Path, fmt: str, opts: ExportOptions, calibrati
     if size[0] != size[1]:
         raise checks.UsageError(f"--int8 needs a square input size (the guard letterboxes the val split to one); got "
                                 f"{size[0]}x{size[1]}")
-    checks.output_file(out, "INT8 output") if fmt == "onnx" else check_output_folder(out)
+    if fmt == "onnx":
+        checks.output_file(out, "INT8 output")
+    else:
+        check_output_folder(out)
     inputs = calibration_inputs(sample_paths(calibration_paths, calib), size, calib)
     batch = 1 if opts.dynamic or opts.dynamic_hw else opts.batch
     inputs = [np.concatenate(inputs[i:i + batch]) for i in range(0, len(inputs) - batch + 1, batch)]
+    if not inputs:
+        raise checks.UsageError(f"--calib {calib}: fewer calibration images than one batch of {batch} (the export's "
+                                "fixed batch); give more, or export with --dynamic")
     with tempfile.TemporaryDirectory() as scratch:
         float_out = Path(scratch) / ("model.onnx" if fmt == "onnx" else "model_openvino")
         float_report, float_artifact = export_float(model, float_out, fmt, opts)

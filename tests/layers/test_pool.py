@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 import yolor_cfg
 
@@ -42,23 +43,20 @@ def test_darknet_pooling_matches_darknet(write_cfg, kind, h, w, size, stride, pa
     np.testing.assert_allclose(ours, ref, rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize("size, stride", [(3, 1), (5, 1), (2, 2), (3, 2)])
-def test_yolor_maxpool_is_torchs_with_half_window_padding(write_cfg, size, stride):
+def _yolor_reference(x, size, stride):
+    """YOLOR's modules: nn.MaxPool2d(k, s, padding=(k-1)//2), after ZeroPad2d((0, 1, 0, 1)) for 2x2/1."""
+    if (size, stride) == (2, 1):
+        return F.max_pool2d(F.pad(x, (0, 1, 0, 1)), 2, 1)
+    return F.max_pool2d(x, size, stride, (size - 1) // 2)
+
+
+@pytest.mark.parametrize("size, stride", [(3, 1), (5, 1), (2, 2), (3, 2), (2, 1)])
+def test_yolor_maxpool_is_yolors_module(write_cfg, size, stride):
     cfg = write_cfg(NET.format(w=12, h=12) + f"[maxpool]\nsize={size}\nstride={stride}\n")
     model = yolor_cfg.compile(cfg, dialect="yolor").eval()
     x = torch.randn(1, 2, 12, 12)
-    ref = torch.nn.functional.max_pool2d(x, size, stride, (size - 1) // 2)
     with torch.no_grad():
-        assert torch.equal(model(x), ref)
-
-
-def test_yolor_maxpool_2x2_stride_1_pads_right_and_bottom(write_cfg):
-    cfg = write_cfg(NET.format(w=8, h=8) + "[maxpool]\nsize=2\nstride=1\n")
-    model = yolor_cfg.compile(cfg, dialect="yolor").eval()
-    x = torch.randn(1, 2, 8, 8)
-    ref = torch.nn.functional.max_pool2d(torch.nn.functional.pad(x, (0, 1, 0, 1)), 2, 1)
-    with torch.no_grad():
-        assert torch.equal(model(x), ref)
+        assert torch.equal(model(x), _yolor_reference(x, size, stride))
 
 
 def test_global_avgpool_and_upsample(write_cfg):
