@@ -45,5 +45,5 @@ def run(args) -> int:
         print(json.dumps(report))
     elif report["speedup_vs_eager"]:
         speed = ", ".join(f"{k} {v:.2f}x" for k, v in report["speedup_vs_eager"].items())
-        print(f"model {report['model_gflops']:.1f} GFLOPs per batch; speed-up vs eager fp32: {speed}")
+        print(f"model {report['model_gflops']:.3g} GFLOPs per batch; speed-up vs eager fp32: {speed}")
     return 0
