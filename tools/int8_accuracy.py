@@ -13,10 +13,9 @@ import tempfile
 from pathlib import Path
 
 from yolor_cfg import api
-from yolor_cfg.deploy import sample_paths
 from yolor_cfg.eval.validate import run_validation
 from yolor_cfg.export import ExportOptions, export_onnx
-from yolor_cfg.export.int8 import calibration_inputs, quantize_onnx
+from yolor_cfg.export.int8 import calibration_batches, quantize_onnx
 from yolor_cfg.runtimes import open_artifact
 from yolor_cfg.train.data import DataConfig, build_index
 from yolor_cfg.train.synth import ensure_synth
@@ -30,9 +29,10 @@ def main() -> None:
     ap.add_argument("--calib", type=int, default=300)
     args = ap.parse_args()
     data = str(ensure_synth())
+    data_config = DataConfig.load(data)
     model = api.load(args.weights)
     size = model.graph.net.height
-    loader, names, _ = api._val_data(data, size)
+    loader, names, _ = api._val_data(data_config, size)
     rows = []
 
     def score(label, runtime_or_model):
@@ -47,8 +47,8 @@ def main() -> None:
             api.export(model, out, format=fmt, int8=True, data=data, calib=args.calib, dynamic=True, max_drop=100,
                        log=lambda *a: None)
             score(label, open_artifact(out))
-        train = build_index(DataConfig.load(data), "train").images
-        inputs = calibration_inputs(sample_paths(train, args.calib), (size, size), args.calib)
+        train = build_index(data_config, "train").images
+        inputs = calibration_batches(train, (size, size), args.calib, 1)
         export_onnx(model, Path(scratch) / "f.onnx", ExportOptions(dynamic=True, names=names))
         quantize_onnx(Path(scratch) / "f.onnx", Path(scratch) / "all.onnx", inputs, keep_head_float=False)
         score("onnxruntime INT8, heads quantized too", open_artifact(Path(scratch) / "all.onnx"))

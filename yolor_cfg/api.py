@@ -75,14 +75,13 @@ def train(cfg: str | Path = "", data: str = "synth", **options) -> TrainResult:
                        result.get("metrics", {}))
 
 
-def _val_data(data: str, img: int, batch: int = 16, workers: int = 0, verbose: bool = False):
-    """(loader, class names, COCO ground truth) of a data spec's val split, letterboxed to ``img``."""
+def _val_data(data_config, img: int, batch: int = 16, workers: int = 0, verbose: bool = False):
+    """(loader, class names, COCO ground truth) of a loaded data config's val split, letterboxed to ``img``."""
     import torch
 
     from .eval.coco import coco_from_labels
-    from .train.data import DataConfig, DetectionDataset, build_index, collate
+    from .train.data import DetectionDataset, build_index, collate
 
-    data_config = DataConfig.load(data)
     index = build_index(data_config, "val")
     if verbose:
         print(f"val: {index.summary()}")
@@ -94,15 +93,23 @@ def _val_data(data: str, img: int, batch: int = 16, workers: int = 0, verbose: b
 def _artifact_or_model(cfg, weights, img_size, device="cpu", dialect=None):
     """A runtime for ``weights`` when it is an exported artifact (ONNX, OpenVINO), else the compiled cfg
     with its weights (or a model given as it is)."""
-    from .runtimes import open_artifact
+    from .runtimes import TorchRuntime, open_artifact
 
-    if weights is not None and Path(weights).suffix.lower() not in (".pt", ".pth", ".weights"):
+    if weights is not None and not TorchRuntime.accepts(Path(weights)):
         return open_artifact(weights, img_size=img_size)
     if cfg is None:
         if weights is None:
             raise checks.UsageError("this needs a cfg (with weights), or an exported model (ONNX, OpenVINO) as weights")
         return open_artifact(weights, device=device)  # one of our checkpoints: it carries its cfg
     return _model(cfg, weights, img_size, dialect)
+
+
+def _artifact_img(runtime, img: int | None, weights) -> int:
+    """The size to letterbox to for an opened artifact: its own (``img``, when given, must be it)."""
+    h, w = runtime.info.input_size
+    if img is not None and (img, img) != (h, w):
+        raise checks.UsageError(f"{weights}: takes {h}x{w} inputs; leave out --img, or export at {img}")
+    return h
 
 
 def val(cfg=None, weights=None, data: str = "synth", img: int | None = None, batch: int = 16, conf: float = 0.001,
@@ -113,20 +120,19 @@ def val(cfg=None, weights=None, data: str = "synth", img: int | None = None, bat
     per-class AP). ``img`` defaults to 256, or to an artifact's input size."""
     from .eval.validate import run_validation
     from .runtimes import Runtime
+    from .train.data import DataConfig
 
     checks.int_in(batch, "val batch", 1, checks.MAX_BATCH)
     checks.int_in(workers, "workers", 0, 256)
     dev = checks.torch_device(device)
     model = _artifact_or_model(cfg, weights, img, device)
     if isinstance(model, Runtime):
-        h, w = model.info.input_size
-        if img is not None and (img, img) != (h, w):
-            raise checks.UsageError(f"{weights}: takes {h}x{w} inputs; val at --img {img} needs an export at that size")
-        if h != w:
-            raise checks.UsageError(f"{weights}: val letterboxes to a square; this model takes {h}x{w}")
-        img = h
+        img = _artifact_img(model, img, weights)
+        if model.info.input_size != (img, img):
+            raise checks.UsageError(f"{weights}: val letterboxes to a square; this model takes "
+                                    f"{model.info.input_size[0]}x{model.info.input_size[1]}")
     img = checks.img_size(img or 256, "val image size")
-    loader, names, gt = _val_data(data, img, batch, workers, verbose)
+    loader, names, gt = _val_data(DataConfig.load(data), img, batch, workers, verbose)
     return run_validation(model if isinstance(model, Runtime) else model.to(dev), loader, names, gt, conf, iou,
                           max_det, device=dev, out_dir=out, verbose=verbose)
 
@@ -148,8 +154,8 @@ def export(cfg, out: str | Path, weights=None, dialect: str | None = None, forma
         raise checks.UsageError(f"unknown export format {format!r}; choose from {', '.join(FORMATS)}")
     size = options.get("img_size")
     model = _model(cfg, weights, size, dialect)
-    if isinstance(size, int):
-        options["img_size"] = (size, size)
+    if size is not None:
+        options["img_size"] = checks.height_width(size)
     opts = ExportOptions(**options)
     if not int8:
         if data is not None:
@@ -160,10 +166,11 @@ def export(cfg, out: str | Path, weights=None, dialect: str | None = None, forma
                                 "accuracy guard runs on its val split")
     from .train.data import DataConfig, build_index
 
+    data_config = DataConfig.load(data)
     h, _ = opts.img_size or (model.graph.net.height, model.graph.net.width)
-    loader, names, _ = _val_data(data, h)
+    loader, names, _ = _val_data(data_config, h)
     opts.names = opts.names or list(getattr(model, "names", []) or []) or names
-    train_paths = build_index(DataConfig.load(data), "train").images
+    train_paths = build_index(data_config, "train").images
     return export_int8(model, out, format, opts, train_paths, loader, names, calib, max_drop, log=log)
 
 
@@ -198,16 +205,14 @@ def benchmark(cfg=None, weights=None, img: int | None = None, batch: int = 1, de
     model = _artifact_or_model(cfg, weights, img, device)
     loader = names = calibration = None
     if isinstance(model, Runtime):
-        h, w = model.info.input_size
-        if img is not None and (img, img) != (h, w):
-            raise checks.UsageError(f"{weights}: takes {h}x{w} inputs; leave out --img, or export at {img}")
-        img = h
+        img = _artifact_img(model, img, weights)
     img = img or 640
     if data:
         from .train.data import DataConfig, build_index
 
-        loader, names, _ = _val_data(data, img)
-        calibration = build_index(DataConfig.load(data), "train").images
+        data_config = DataConfig.load(data)
+        loader, names, _ = _val_data(data_config, img)
+        calibration = build_index(data_config, "train").images
     chosen = list(backends) if backends else list(DEFAULT_BACKENDS)
     return run_benchmark(model, img, batch, checks.torch_device(device), chosen, warmup, repeat, loader, names,
                          calibration, calib, log=log)

@@ -18,9 +18,9 @@ import torch
 from .backends.optimize import default_dtype
 from .checks import MAX_BATCH, UsageError, img_size, int_in
 from .export import ExportOptions, export_onnx
-from .export.int8 import calibration_inputs, quantize_onnx, quantize_openvino
+from .export.int8 import calibration_batches, quantize_onnx, quantize_openvino
 from .export.onnx import max_error
-from .export.openvino import export_openvino, ir_name
+from .export.openvino import export_openvino, ir_path
 from .runtimes import OnnxRuntime, OpenVinoRuntime, Runtime, TorchRuntime
 from .summary import summarize
 
@@ -46,7 +46,7 @@ class Setup:
         folder = self.scratch / "float_openvino"
         if not folder.exists():
             export_openvino(self.model.cpu(), folder, ExportOptions(img_size=(self.img, self.img), batch=self.batch))
-        return folder / f"{ir_name(folder)}.xml"
+        return ir_path(folder)
 
 
 @dataclass(frozen=True)
@@ -279,10 +279,7 @@ def _calibration(paths, count: int, img: int, batch: int) -> list[np.ndarray]:
     if paths is None:
         rng = np.random.default_rng(0)
         return [rng.random((batch, 3, img, img), dtype=np.float32) for _ in range(min(count, 8))]
-    from .deploy import sample_paths
-
-    inputs = calibration_inputs(sample_paths(paths, count), (img, img), count)
-    return [np.concatenate(inputs[i:i + batch]) for i in range(0, len(inputs) - batch + 1, batch)] or inputs[:1]
+    return calibration_batches(paths, (img, img), count, batch)
 
 
 def _decoded(out) -> torch.Tensor:

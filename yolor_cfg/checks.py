@@ -19,6 +19,11 @@ class UsageError(YolorCfgError):
     """A bad argument, option value or input file."""
 
 
+def height_width(size: int | tuple[int, int]) -> tuple[int, int]:
+    """An input size as (height, width): an int means a square."""
+    return (size, size) if isinstance(size, int) else tuple(size)
+
+
 def int_in(value, what: str, low: int = 1, high: int | None = None, why: str = "") -> int:
     """An int in [low, high]."""
     if isinstance(value, bool) or not isinstance(value, int):
@@ -49,11 +54,15 @@ def opset(value) -> int:
     return value
 
 
-def existing_path(path, what: str = "file") -> Path:
-    """An existing, readable file or folder (an exported OpenVINO model is a folder)."""
-    p = Path(path)
+def _given_path(path, what: str) -> Path:
     if not str(path):
         raise UsageError(f"{what}: an empty path")
+    return Path(path)
+
+
+def existing_path(path, what: str = "file") -> Path:
+    """An existing, readable file or folder (an exported OpenVINO model is a folder)."""
+    p = _given_path(path, what)
     if not p.exists():
         raise UsageError(f"{what} {path}: no such file or folder")
     if not os.access(p, os.R_OK):
@@ -70,9 +79,7 @@ def existing_file(path, what: str = "file") -> Path:
 
 def output_file(path, what: str = "output", suffixes: tuple[str, ...] = ()) -> Path:
     """A file to write: its folder exists and is writable, it is not a folder, its suffix fits."""
-    p = Path(path)
-    if not str(path):
-        raise UsageError(f"{what}: an empty path")
+    p = _given_path(path, what)
     if p.is_dir():
         raise UsageError(f"{what} {path}: is a folder; give a file name")
     if suffixes and p.suffix.lower() not in suffixes:
@@ -87,9 +94,7 @@ def output_file(path, what: str = "output", suffixes: tuple[str, ...] = ()) -> P
 
 def output_dir(path, what: str = "output folder") -> Path:
     """A folder to write into (made if missing): not an existing file, and not under one."""
-    p = Path(path)
-    if not str(path):
-        raise UsageError(f"{what}: an empty path")
+    p = _given_path(path, what)
     for q in (p, *p.parents):
         if q.exists():
             if not q.is_dir():

@@ -12,8 +12,8 @@ from . import checks
 from .errors import YolorCfgError
 from .eval.validate import run_validation
 from .export import ExportOptions, export_onnx
-from .export.int8 import QuantizeReport, calibration_inputs, quantize_onnx, quantize_openvino
-from .export.openvino import check_output_folder, export_openvino, ir_name
+from .export.int8 import QuantizeReport, calibration_batches, quantize_onnx, quantize_openvino
+from .export.openvino import check_output_folder, export_openvino, ir_path
 from .files import atomic_dir, atomic_path
 from .runtimes import open_artifact
 
@@ -49,20 +49,11 @@ class GuardResult:
                 f"mAP@0.5 drop {self.drop:+.2f} pt (allowed {self.max_drop:g}): {'ok' if self.passed else 'FAILED'}")
 
 
-def sample_paths(paths: list[str], count: int, seed: int = 0) -> list[str]:
-    """``count`` of ``paths`` drawn without replacement by a seeded generator (all when fewer)."""
-    if len(paths) <= count:
-        return list(paths)
-    chosen = np.random.default_rng(seed).choice(len(paths), count, replace=False)
-    return [paths[i] for i in sorted(chosen)]
-
-
 def export_float(model, out: str | Path, fmt: str, opts: ExportOptions):
     """The float export in ``fmt``; returns (its report, the file a runtime opens)."""
     if fmt == "onnx":
         return export_onnx(model, out, opts), Path(out)
-    report = export_openvino(model, out, opts)
-    return report, Path(out) / f"{ir_name(out)}.xml"
+    return export_openvino(model, out, opts), ir_path(out)
 
 
 def quantize_artifact(float_artifact: Path, out: str | Path, fmt: str, inputs: list[np.ndarray]) -> QuantizeReport:
@@ -70,11 +61,10 @@ def quantize_artifact(float_artifact: Path, out: str | Path, fmt: str, inputs: l
     if fmt == "onnx":
         with atomic_path(out) as tmp:
             report = quantize_onnx(float_artifact, tmp, inputs)
-        report.path = str(out)
-        return report
-    with atomic_dir(out) as folder:
-        report = quantize_openvino(float_artifact, folder / f"{ir_name(out)}.xml", inputs)
-    report.path = str(out)
+    else:
+        with atomic_dir(out) as folder:
+            report = quantize_openvino(float_artifact, folder / ir_path(out).name, inputs)
+    report.path = str(out)  # not the temporary it was written to
     return report
 
 
@@ -99,12 +89,7 @@ def export_int8(model, out: str | Path, fmt: str, opts: ExportOptions, calibrati
         checks.output_file(out, "INT8 output")
     else:
         check_output_folder(out)
-    inputs = calibration_inputs(sample_paths(calibration_paths, calib), size, calib)
-    batch = 1 if opts.dynamic or opts.dynamic_hw else opts.batch
-    inputs = [np.concatenate(inputs[i:i + batch]) for i in range(0, len(inputs) - batch + 1, batch)]
-    if not inputs:
-        raise checks.UsageError(f"--calib {calib}: fewer calibration images than one batch of {batch} (the export's "
-                                "fixed batch); give more, or export with --dynamic")
+    inputs = calibration_batches(calibration_paths, size, calib, 1 if opts.dynamic or opts.dynamic_hw else opts.batch)
     with tempfile.TemporaryDirectory() as scratch:
         float_out = Path(scratch) / ("model.onnx" if fmt == "onnx" else "model_openvino")
         float_report, float_artifact = export_float(model, float_out, fmt, opts)

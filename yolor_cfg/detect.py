@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .checks import UsageError, int_in, output_dir, probability
+from .checks import UsageError, height_width, int_in, output_dir, probability
 from .eval.nms import non_max_suppression, scale_boxes
 from .images import IMAGE_SUFFIXES, letterbox
 from .runtimes import Runtime, TorchRuntime
@@ -46,8 +46,8 @@ class Predictor:
         self.runtime = model if isinstance(model, Runtime) else TorchRuntime(model, device, img_size=img_size)
         self.names = names or self.runtime.info.names
         self.size = self.runtime.info.input_size
-        wanted = (img_size, img_size) if isinstance(img_size, int) else img_size
-        if wanted and tuple(wanted) != self.size:
+        wanted = height_width(img_size) if img_size else None
+        if wanted and wanted != self.size:
             raise UsageError(f"this {self.runtime.kind} model takes {self.size[0]}x{self.size[1]} inputs, not "
                              f"{wanted[0]}x{wanted[1]}; leave out --img or export at that size")
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from . import layers  # noqa: F401  (registers every kind)
+from .checks import height_width
 from .dialects import DialectChoice, Dialect, Evidence, conflict_message, conflicting_evidence, decide_dialect
 from .errors import CfgError, Diagnostic, DiagnosticSink, SourceLoc
 from .frontend import CfgSource, RawOption, Section, parse_file, parse_text
@@ -208,7 +209,7 @@ def _resolve_inputs(nodes: list[Node], sink: DiagnosticSink) -> None:
 def _net_spec(net_opts: dict, loc: SourceLoc, img_size, sink: DiagnosticSink) -> NetSpec:
     height, width = net_opts["height"], net_opts["width"]
     if img_size is not None:
-        height, width = (img_size, img_size) if isinstance(img_size, int) else img_size
+        height, width = height_width(img_size)
     if height <= 0 or width <= 0:
         sink.error(loc, "[net] needs width= and height= (or give an input size: --img / img_size=)")
         sink.raise_if_errors()

@@ -21,7 +21,7 @@ import numpy as np
 from ..checks import UsageError
 from ..errors import YolorCfgError
 from ..images import letterbox
-from ..runtimes.openvino import METADATA_KEY, require_openvino
+from ..runtimes.openvino import METADATA_KEY, read_metadata, require_openvino
 
 PREDICTION_OUTPUTS = "prediction_outputs"  # metadata key: the values the heads read (set by export)
 CONV_TYPES = {"Conv", "Convolution", "GroupConvolution"}
@@ -54,6 +54,25 @@ def calibration_inputs(paths: list[str | Path], size: tuple[int, int], count: in
         batches.append(np.ascontiguousarray(padded[:, :, ::-1].transpose(2, 0, 1))[None].astype(np.float32) / 255)
     if not batches:
         raise UsageError("no calibration images: the data's train split is empty")
+    return batches
+
+
+def sample_paths(paths: list[str], count: int, seed: int = 0) -> list[str]:
+    """``count`` of ``paths`` drawn without replacement by a seeded generator (all when fewer)."""
+    if len(paths) <= count:
+        return list(paths)
+    chosen = np.random.default_rng(seed).choice(len(paths), count, replace=False)
+    return [paths[i] for i in sorted(chosen)]
+
+
+def calibration_batches(paths: list[str | Path], size: tuple[int, int], count: int, batch: int) -> list[np.ndarray]:
+    """``count`` images drawn from ``paths`` (seeded), letterboxed, grouped into batches of ``batch``
+    (the exported model's batch; 1 for a dynamic one); a remainder smaller than a batch is left out."""
+    inputs = calibration_inputs(sample_paths(paths, count), size, count)
+    batches = [np.concatenate(inputs[i:i + batch]) for i in range(0, len(inputs) - batch + 1, batch)]
+    if not batches:
+        raise UsageError(f"--calib {count}: fewer calibration images than one batch of {batch} (the export's "
+                         "fixed batch); give more, or export with --dynamic")
     return batches
 
 
@@ -212,7 +231,7 @@ def quantize_openvino(float_xml: str | Path, out_xml: str | Path, inputs: list[n
     nncf.set_log_level(logging.WARNING)  # export prints its own summary
     model = ov.Core().read_model(str(float_xml))
     nodes, values = _openvino_nodes(model)
-    meta = {k: v.astype(str) for k, v in model.get_rt_info()[METADATA_KEY].items()}
+    meta = read_metadata(model)
     seeds = {values[name] for name in json.loads(meta.get(PREDICTION_OUTPUTS, "[]")) if name in values}
     region = float_region([n for n in nodes if n.op not in ("Parameter", "Result")], seeds)
     quantized = nncf.quantize(model, nncf.Dataset(inputs), subset_size=len(inputs), preset=nncf.QuantizationPreset.MIXED,

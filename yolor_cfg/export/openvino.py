@@ -21,6 +21,11 @@ def ir_name(out: str | Path) -> str:
     return name[: -len(SUFFIX)] if name.endswith(SUFFIX) and len(name) > len(SUFFIX) else name
 
 
+def ir_path(folder: str | Path) -> Path:
+    """The .xml that an export folder holds (``yolor_p6_openvino/yolor_p6.xml``)."""
+    return Path(folder) / f"{ir_name(folder)}.xml"
+
+
 def check_output_folder(out: str | Path) -> Path:
     """An export folder: not an existing file, not an existing folder holding anything but an IR."""
     p = output_dir(out, "OpenVINO output folder")
@@ -52,12 +57,10 @@ def export_openvino(model, out: str | Path, opts: ExportOptions | None = None) -
     with tempfile.TemporaryDirectory() as scratch, atomic_dir(out) as folder:
         onnx_path = Path(scratch) / "model.onnx"
         onnx_report = export_onnx(model, onnx_path, opts)
-        xml = folder / f"{ir_name(out)}.xml"
+        xml = folder / ir_path(out).name
         convert_onnx(onnx_path, xml, opts.half)
         runtime = OpenVinoRuntime.open(xml, precision="f32")
-        main_outputs = runtime.compiled.outputs
-        checked = parity(reference, lambda x: [runtime.request.infer({0: x.astype(runtime.info.input_dtype)})[o]
-                                              for o in main_outputs], opts, size)
+        checked = parity(reference, lambda x: runtime.outputs(x.astype(runtime.info.input_dtype)), opts, size)
         report = replace(onnx_report, path=str(out), parity=checked, runtime="openvino")
         if any(err > report.tolerance for _, err in checked):
             raise ExportError(report.format() + f"\nparity FAILED: error above {report.tolerance:g}")

@@ -11,7 +11,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from ..checks import UsageError
+from ..checks import UsageError, height_width
 
 
 @dataclass
@@ -30,7 +30,7 @@ class ArtifactInfo:
     def take_size(self, img_size, dynamic_hw: bool) -> None:
         """Run at ``img_size`` instead of the exported size, where the artifact's height/width are dynamic."""
         if img_size is not None and dynamic_hw:
-            self.input_size = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
+            self.input_size = height_width(img_size)
 
     @classmethod
     def from_metadata(cls, meta: dict[str, str], source: str, img_size=None, names=None, batch=None,
@@ -42,7 +42,7 @@ class ArtifactInfo:
                              "metadata); give the input size (--img)")
         size = tuple(json.loads(meta["input_size"])) if "input_size" in meta else img_size
         output = meta.get("output", "detections").split(":")[0].split()[0]
-        return cls(input_size=(size, size) if isinstance(size, int) else tuple(size),
+        return cls(input_size=height_width(size),
                    names=list(names or json.loads(meta.get("names", "[]"))), batch=batch,
                    output={"nms": "nms", "raw": "raw"}.get(output, "detections"),
                    precision=meta.get("precision", "fp16" if input_dtype == np.float16 else "fp32"),
@@ -62,7 +62,7 @@ class Prediction:
 
 
 class Runtime(ABC):
-    """An opened artifact. Subclasses set ``kind`` and implement ``accepts``, ``open`` and ``_run``;
+    """An opened artifact. Subclasses set ``kind`` and implement ``accepts``, ``open`` and ``outputs``;
     ``register`` adds one to the table that ``open_artifact`` consults."""
     kind: ClassVar[str]
     info: ArtifactInfo
@@ -78,8 +78,8 @@ class Runtime(ABC):
         """Open ``path`` for inference (UsageError when it cannot be)."""
 
     @abstractmethod
-    def _run(self, x: np.ndarray) -> list[np.ndarray | torch.Tensor]:
-        """The artifact's outputs for one batch of the size it takes."""
+    def outputs(self, x: np.ndarray) -> list[np.ndarray | torch.Tensor]:
+        """The artifact's outputs as it writes them, for one batch of the size and dtype it takes."""
 
     def __call__(self, x: torch.Tensor | np.ndarray) -> Prediction:
         """Run a letterboxed RGB batch (N x 3 x H x W, values in 0..1) of any size: artifacts with a
@@ -88,14 +88,14 @@ class Runtime(ABC):
         x = np.ascontiguousarray(x, dtype=self.info.input_dtype)
         fixed = self.info.batch
         if fixed is None or x.shape[0] == fixed:
-            return self._prediction(self._run(x))
+            return self._prediction(self.outputs(x))
         parts = []
         for start in range(0, x.shape[0], fixed):
             chunk = x[start:start + fixed]
             n = chunk.shape[0]
             if n < fixed:
                 chunk = np.concatenate([chunk, np.zeros((fixed - n, *chunk.shape[1:]), chunk.dtype)])
-            parts.append([_tensor(o)[:n] for o in self._run(chunk)])
+            parts.append([_tensor(o)[:n] for o in self.outputs(chunk)])
         return self._prediction([torch.cat(outs) for outs in zip(*parts)])
 
     def _prediction(self, outs) -> Prediction:
@@ -110,11 +110,6 @@ class Runtime(ABC):
     def live_bytes(self, x) -> int | None:
         """Peak bytes of intermediate tensors alive at once for input ``x``, where the runtime can say."""
         return None
-
-    def describe(self) -> str:
-        size = "x".join(map(str, self.info.input_size))
-        batch = "any batch" if self.info.batch is None else f"batch {self.info.batch}"
-        return f"{self.kind} ({self.info.precision}, input {size}, {batch})"
 
 
 def _tensor(value) -> torch.Tensor:

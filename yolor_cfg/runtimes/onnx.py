@@ -59,5 +59,5 @@ class OnnxRuntime(Runtime):
     def open(cls, path: Path, *, cfg=None, img_size=None, names=None, device="cpu", threads=None) -> "OnnxRuntime":
         return cls(open_onnx_session(path, threads), str(path), img_size, names)
 
-    def _run(self, x: np.ndarray):
+    def outputs(self, x: np.ndarray):
         return self.session.run(None, {self.input_name: x})

@@ -81,6 +81,6 @@ class OpenVinoRuntime(Runtime):
             raise UsageError(f"{xml}: not a readable OpenVINO model ({str(exc).splitlines()[0][:200]})") from None
         return cls(model, str(xml), img_size, names, threads, precision)
 
-    def _run(self, x: np.ndarray):
+    def outputs(self, x: np.ndarray):
         results = self.request.infer({0: x})
         return [results[out] for out in self.compiled.outputs]

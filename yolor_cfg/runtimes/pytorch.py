@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..checks import UsageError, torch_device
+from ..checks import UsageError, height_width, torch_device
 from .base import ArtifactInfo, Prediction, Runtime, register
 
 WEIGHT_SUFFIXES = {".pt", ".pth", ".weights"}
@@ -26,7 +26,7 @@ class TorchRuntime(Runtime):
         size = img_size or ((net.height, net.width) if net else None)
         if size is None:
             raise UsageError("a PyTorch model without a graph needs its input size")
-        self.info = ArtifactInfo(input_size=(size, size) if isinstance(size, int) else tuple(size),
+        self.info = ArtifactInfo(input_size=height_width(size),
                                  names=list(names or getattr(model, "names", []) or []),
                                  strides=list(getattr(model, "strides", []) or []))
 
@@ -61,5 +61,5 @@ class TorchRuntime(Runtime):
         with torch.inference_mode():
             return self.model.live_bytes(torch.as_tensor(x).to(self.device).float())
 
-    def _run(self, x: np.ndarray):
+    def outputs(self, x: np.ndarray):
         return [self(x).detections.cpu()]
