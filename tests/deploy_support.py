@@ -14,3 +14,21 @@ def small_synth(root: Path) -> Path:
     """A data yaml: 48 train and 48 val images of the synthetic set at 256 px (a seed the model was
     not trained on)."""
     return build_synth(root, n_train=48, n_val=48, img=256, seed=7)
+
+
+def hard_to_quantize(out: Path, channel: int = 5, value: float = 1e4) -> Path:
+    """The trained tiny model with one activation made hostile to per-tensor INT8: channel ``channel`` of
+    layer 3 (a 1x1 [convolutional] read only by layer 4) becomes the constant ``value`` and layer 4
+    ignores it. The float model barely changes; quantized, that tensor's step is ``value`` / 255, so
+    its other channels round to a level or two."""
+    import torch
+
+    from yolor_cfg import api
+
+    model = api.load(TRAINED)
+    with torch.no_grad():
+        bn = model.module_list[3].BatchNorm2d
+        bn.weight[channel], bn.bias[channel] = 0.0, value
+        model.module_list[4].Conv2d.weight[:, channel] = 0.0
+    model.save_weights(out)
+    return out

@@ -2,17 +2,23 @@
 the accuracy guard: the float and the INT8 model evaluated on the val split, side by side."""
 from __future__ import annotations
 
+import shutil
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from . import checks
+from . import checks, cpu
 from .errors import YolorCfgError
 from .eval.validate import run_validation
 from .export import ExportOptions, export_onnx
-from .export.int8 import QuantizeReport, calibration_batches, quantize_onnx, quantize_openvino
+from .export.int8 import (QuantizeReport, calibration_batches, prepare_for_quantization, quantize_onnx,
+                          quantize_openvino)
+from .export.int8_search import (REASON_SEARCH, Attempt, Sensitivity, fewest_passing, onnx_ranking, openvino_ranking,
+                                 total_macs)
 from .export.openvino import check_output_folder, export_openvino, ir_path
 from .files import atomic_dir, atomic_path
 from .runtimes import open_artifact
@@ -20,6 +26,7 @@ from .runtimes import open_artifact
 FORMATS = ("onnx", "openvino")
 DEFAULT_CALIBRATION = 300
 DEFAULT_MAX_DROP = 1.0  # mAP@0.5 points
+SEARCH_MODES = ("auto", "always", "off")  # auto: search when the first try misses the budget
 
 
 class AccuracyGuardError(YolorCfgError):
@@ -56,29 +63,88 @@ def export_float(model, out: str | Path, fmt: str, opts: ExportOptions):
     return export_openvino(model, out, opts), ir_path(out)
 
 
-def quantize_artifact(float_artifact: Path, out: str | Path, fmt: str, inputs: list[np.ndarray]) -> QuantizeReport:
-    """Quantize an exported float model into ``out`` (written whole or not at all)."""
+def quantize_into(float_artifact: Path, out: Path, fmt: str, inputs: list[np.ndarray],
+                  keep_float: dict[str, str] | None = None) -> QuantizeReport:
+    """Quantize an exported float model into ``out`` (an .onnx file, or an IR folder that does not exist)."""
+    if fmt == "onnx":
+        return quantize_onnx(float_artifact, out, inputs, keep_float=keep_float)
+    out.mkdir()
+    return quantize_openvino(float_artifact, ir_path(out), inputs, keep_float=keep_float)
+
+
+def publish(artifact: Path, out: str | Path, fmt: str) -> None:
+    """Copy a finished artifact onto ``out``, whole or not at all."""
     if fmt == "onnx":
         with atomic_path(out) as tmp:
-            report = quantize_onnx(float_artifact, tmp, inputs)
+            shutil.copyfile(artifact, tmp)
+        return
+    with atomic_dir(out) as folder:
+        for part in (ir_path(artifact), ir_path(artifact).with_suffix(".bin")):
+            shutil.copyfile(part, folder / (ir_path(out).stem + part.suffix))
+
+
+def latency_ms(runtime, x: np.ndarray, repeat: int = 10) -> float:
+    """Median time of one batch, after one warm-up run."""
+    runtime.outputs(x)
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        runtime.outputs(x)
+        times.append(time.perf_counter() - start)
+    return 1000 * float(np.median(times))
+
+
+@dataclass
+class _Int8Run:
+    """What one INT8 export needs between its steps."""
+    fmt: str
+    float_artifact: Path
+    scratch: Path
+    inputs: list[np.ndarray]
+    float_val: object
+    val: Callable[[Path], object]
+    max_drop: float
+
+    def attempt(self, k: int, ranking: list[Sensitivity], reports: dict) -> Attempt:
+        keep = {node: REASON_SEARCH for item in ranking[:k] for node in item.nodes}
+        path = self.scratch / (f"try{k}.onnx" if self.fmt == "onnx" else f"try{k}_openvino")
+        report = quantize_into(self.float_artifact, path, self.fmt, self.inputs, keep)
+        result = self.val(path)
+        guard = GuardResult(self.float_val.map50, self.float_val.map, result.map50, result.map, self.max_drop)
+        reports[k] = (report, result, guard)
+        return Attempt(k, guard.drop, guard.passed, path)
+
+
+def _rank(run: _Int8Run, first: Path, log) -> list[Sensitivity]:
+    """The first try's quantized activations, worst first (the five worst printed)."""
+    if run.fmt == "onnx":
+        with tempfile.TemporaryDirectory() as scratch:
+            ranking = onnx_ranking(prepare_for_quantization(run.float_artifact, Path(scratch) / "pre.onnx"), first,
+                                   run.inputs)
     else:
-        with atomic_dir(out) as folder:
-            report = quantize_openvino(float_artifact, folder / ir_path(out).name, inputs)
-    report.path = str(out)  # not the temporary it was written to
-    return report
+        ranking = openvino_ranking(ir_path(first), run.inputs)
+    total = total_macs(run.float_artifact)
+    log(f"sensitivity ranking ({len(ranking)} quantized activations, worst first):")
+    for item in ranking[:5]:
+        log(f"  {item.describe(total)}")
+    return ranking
 
 
 def export_int8(model, out: str | Path, fmt: str, opts: ExportOptions, calibration_paths: list[str],
                 val_loader, names: list[str], calib: int = DEFAULT_CALIBRATION, max_drop: float = DEFAULT_MAX_DROP,
-                log=print) -> QuantizeReport:
+                search: str = "auto", log=print) -> QuantizeReport:
     """Float export (parity-checked), INT8 quantization calibrated on ``calib`` of ``calibration_paths``,
-    then the accuracy guard on ``val_loader``. Raises AccuracyGuardError when mAP@0.5 drops by more than
-    ``max_drop`` points; the INT8 file is written and kept either way."""
+    then the accuracy guard on ``val_loader``. When mAP@0.5 drops by more than ``max_drop`` points and
+    ``search`` is "auto" (or always, with "always"), the sensitivity search keeps the fewest damaged
+    activations float until the guard passes (export/int8_search.py). Raises AccuracyGuardError when
+    nothing meets the budget; the INT8 file with the smallest drop is written and kept either way."""
     if fmt not in FORMATS:
         raise checks.UsageError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
     checks.int_in(calib, "calibration images (--calib)", 1, 100_000)
     if not isinstance(max_drop, (int, float)) or not np.isfinite(max_drop):
         raise checks.UsageError(f"--max-drop {max_drop!r}: a number of mAP@0.5 points")
+    if search not in SEARCH_MODES:
+        raise checks.UsageError(f"--int8-search {search!r}: choose from {', '.join(SEARCH_MODES)}")
     if opts.raw or opts.nms or opts.half:
         raise checks.UsageError("--int8 quantizes the float model with decoded outputs: leave out --raw, --nms and --half")
     size = opts.img_size or (model.graph.net.height, model.graph.net.width)
@@ -90,19 +156,52 @@ def export_int8(model, out: str | Path, fmt: str, opts: ExportOptions, calibrati
     else:
         check_output_folder(out)
     inputs = calibration_batches(calibration_paths, size, calib, 1 if opts.dynamic or opts.dynamic_hw else opts.batch)
+    log(f"CPU: {cpu.describe()}")
+
+    def val(path: Path):
+        return run_validation(open_artifact(path), val_loader, names, verbose=False, progress=False)
+
     with tempfile.TemporaryDirectory() as scratch:
         float_out = Path(scratch) / ("model.onnx" if fmt == "onnx" else "model_openvino")
         float_report, float_artifact = export_float(model, float_out, fmt, opts)
         log(f"float {fmt} export checked: " + "; ".join(f"batch {b} max error {e:.3g}" for b, e in float_report.parity))
-        report = quantize_artifact(float_artifact, out, fmt, inputs)
+        run = _Int8Run(fmt, float_artifact, Path(scratch), inputs, val(float_artifact), val, float(max_drop))
+        reports: dict = {}
+        first = run.attempt(0, [], reports)
+        report, int8_val, guard = reports[0]
+        report.path = str(out)
         log(report.format())
-        float_val = run_validation(open_artifact(float_artifact), val_loader, names, verbose=False, progress=False)
-    int8_val = run_validation(open_artifact(out), val_loader, names, verbose=False, progress=False)
-    guard = GuardResult(float_val.map50, float_val.map, int8_val.map50, int8_val.map, float(max_drop))
-    report.float_metrics, report.int8_metrics = float_val.metrics, int8_val.metrics
+        log(guard.format())
+        chosen = first
+        if search == "always" or (search == "auto" and not guard.passed):
+            ranking = _rank(run, first.path, log)
+            if not guard.passed:
+                log(f"searching for the fewest activations to keep float (the first try lost {guard.drop:.2f} points)")
+                best, tries = fewest_passing(len(ranking), lambda k: run.attempt(k, ranking, reports), log=log)
+                chosen = best or min(tries + [first], key=lambda t: t.drop)
+                report, int8_val, guard = reports[chosen.kept]
+                total = total_macs(float_artifact)
+                report.path = str(out)
+                report.search = [item.describe(total) for item in ranking[:chosen.kept]]
+                report.search_tries = [(t.kept, t.drop, t.passed) for t in tries]
+        timed = {"float": float_artifact, "int8, nothing kept float by the search": first.path, "int8": chosen.path}
+        if chosen is first:
+            del timed["int8, nothing kept float by the search"]
+        runtimes = {name: open_artifact(path) for name, path in timed.items()}
+        report.latency_ms = {name: latency_ms(runtime, inputs[0]) for name, runtime in runtimes.items()}
+        report.kernels = runtimes["int8"].kernels()
+        publish(chosen.path, out, fmt)
+    report.path = str(out)
+    report.float_metrics, report.int8_metrics = run.float_val.metrics, int8_val.metrics
     report.guard = guard
-    log(guard.format())
+    if chosen is not first:
+        log(report.search_summary())
+        log(guard.format())
+    log(report.speed_summary())
+    log(f"wrote {out}")
     if not guard.passed:
-        raise AccuracyGuardError(f"INT8 mAP@0.5 dropped {guard.drop:.2f} points, more than --max-drop "
-                                 f"{max_drop:g}; {out} is kept for inspection")
+        tried = "; ".join(f"{k} float: {d:+.2f}" for k, d, _ in report.search_tries) if report.search_tries else \
+            "no search (--int8-search off)"
+        raise AccuracyGuardError(f"INT8 mAP@0.5 dropped {guard.drop:.2f} points, more than --max-drop {max_drop:g} "
+                                 f"(tried: first try {first.drop:+.2f}; {tried}); {out} is kept for inspection")
     return report

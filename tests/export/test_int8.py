@@ -5,12 +5,11 @@ import numpy as np
 import onnx
 import pytest
 
-from yolor_cfg import api
+from yolor_cfg import api, cpu
 from yolor_cfg.cli import main
 from yolor_cfg.deploy import AccuracyGuardError
 from yolor_cfg.detect import Predictor
-from yolor_cfg.export.int8 import (REASON_BETWEEN, REASON_CONV, REASON_DECODE, GraphNode, cpu_has_vnni,
-                                   float_region)
+from yolor_cfg.export.int8 import REASON_BETWEEN, REASON_CONV, REASON_DECODE, GraphNode, float_region
 from yolor_cfg.runtimes import open_artifact
 
 from ..deploy_support import CFG, TRAINED, small_synth
@@ -86,7 +85,7 @@ def test_int8_onnx_is_qdq_with_per_channel_weights(tmp_path, data):
     per_channel = [init for init in proto.graph.initializer if init.data_type == onnx.TensorProto.FLOAT
                    and init.name.endswith("_scale") and len(init.dims) == 1 and init.dims[0] > 1]
     assert per_channel, "weights should carry one scale per output channel"
-    assert ("7-bit" in report.format()) == (not cpu_has_vnni())
+    assert ("7-bit" in report.format()) == (not cpu.has_vnni())
 
 
 def test_guard_exits_1_and_keeps_the_file(tmp_path, data, capsys):

@@ -3,25 +3,16 @@ hardware has it (bf16 on CPUs with native bf16 units, fp16 on CUDA), optional to
 on CUDA, CUDA graphs for fixed shapes."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 import torch.nn as nn
 
-
-def cpu_has_native_bf16() -> bool:
-    """True on CPUs with bf16 matrix instructions (AVX512-BF16 or AMX), where bf16 beats fp32."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+from .. import cpu
 
 
 def default_dtype(device: torch.device) -> torch.dtype:
     if device.type == "cuda":
         return torch.float16
-    return torch.bfloat16 if cpu_has_native_bf16() else torch.float32
+    return torch.bfloat16 if cpu.has_native_bf16() else torch.float32
 
 
 class OptimizedModel(nn.Module):

@@ -8,8 +8,10 @@ convolution feeds that tensor directly, so it stays float too (its output range 
 reads)."""
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import sys
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -18,6 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .. import cpu
 from ..checks import UsageError
 from ..errors import YolorCfgError
 from ..images import letterbox
@@ -32,15 +35,6 @@ REASON_DECODE = "head decoding (boxes in pixels and probabilities must not share
 
 class QuantizationError(YolorCfgError):
     """INT8 quantization could not be done."""
-
-
-def cpu_has_vnni() -> bool:
-    """Whether this CPU has 8-bit dot-product instructions (AVX-VNNI, AVX512-VNNI or AMX-INT8)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return any(f in flags for f in ("avx512_vnni", "avx_vnni", "amx_int8"))
 
 
 def calibration_inputs(paths: list[str | Path], size: tuple[int, int], count: int) -> list[np.ndarray]:
@@ -124,6 +118,10 @@ class QuantizeReport:
     float_metrics: dict | None = None
     int8_metrics: dict | None = None
     guard: object = None  # deploy.GuardResult, once the accuracy guard ran
+    search: list[str] = field(default_factory=list)  # activations the sensitivity search kept float
+    search_tries: list[tuple[int, float, bool]] = field(default_factory=list)  # (kept float, drop, passed)
+    latency_ms: dict[str, float] = field(default_factory=dict)  # batch-1 latency of float and INT8, this CPU
+    kernels: str = ""  # the INT8 artifact's code path on this CPU (Runtime.kernels)
 
     def kept_float_summary(self) -> list[str]:
         by_reason: dict[str, Counter] = {}
@@ -133,10 +131,24 @@ class QuantizeReport:
                 for reason, c in by_reason.items()]
 
     def format(self) -> str:
-        lines = [f"wrote {self.path} ({self.runtime} INT8, calibrated on {self.calibration_images} images)"]
+        lines = [f"{self.runtime} INT8 for {self.path}, calibrated on {self.calibration_images} images"]
         lines += self.notes
         lines += ["kept float: " + line for line in self.kept_float_summary()]
         return "\n".join(lines)
+
+    def search_summary(self) -> str:
+        lines = [f"sensitivity search kept {len(self.search)} activations float:"]
+        lines += [f"  {line}" for line in self.search]
+        lines.append("  tries: " + ", ".join(f"{k} float {d:+.2f} pt{' ok' if ok else ''}"
+                                             for k, d, ok in self.search_tries))
+        return "\n".join(lines)
+
+    def speed_summary(self) -> str:
+        ms = self.latency_ms
+        if "float" not in ms:
+            return ""
+        return (f"INT8 kernels here: {self.kernels}\nlatency at batch 1 on this CPU: " + ", ".join(
+            f"{name} {value:.2f} ms ({ms['float'] / value:.2f}x float)" for name, value in ms.items()))
 
 
 def _onnx_nodes(graph) -> list[GraphNode]:
@@ -160,40 +172,86 @@ class _Reader:
         raise QuantizationError("calibration was asked to read its images twice")
 
 
-def quantize_onnx(float_onnx: str | Path, out: str | Path, inputs: list[np.ndarray],
-                  reduce_range: bool | None = None, keep_head_float: bool = True) -> QuantizeReport:
-    """Static QDQ quantization (per-channel int8 weights, uint8 activations) of an ONNX file written by
-    export, after onnxruntime's ``quant_pre_process``; written to ``out`` (which must not exist yet as
-    a partial file: the caller writes atomically). ``reduce_range`` defaults to True on CPUs without
-    VNNI: there the 8-bit products are summed in pairs into 16 bits (VPMADDUBSW) and can saturate,
-    so weights use 7 bits. ``keep_head_float=False`` quantizes the heads too (to measure what keeping
-    them float buys: tools/int8_accuracy.py)."""
-    import onnx
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quant_pre_process, quantize_static
+CALIBRATION_METHODS = ("minmax", "percentile", "entropy")
+WEIGHT_TYPES = ("s8", "u8")
 
-    reduce_range = (not cpu_has_vnni()) if reduce_range is None else reduce_range
+
+@dataclass(frozen=True)
+class OnnxQuantOptions:
+    """onnxruntime's static-quantization choices (tools/int8_options.py measures them; README "INT8 options").
+
+    ``reduce_range=None`` means: on where the CPU has no VNNI. There onnxruntime's u8 x s8 kernel multiplies
+    with VPMADDUBSW, which adds two 8-bit products into 16 bits and saturates; 7-bit weights cannot.
+    ``weights="u8"`` takes another kernel (16-bit products, no saturation) at full range."""
+    calibration: str = "minmax"
+    weights: str = "s8"
+    reduce_range: bool | None = None
+    per_channel: bool = True
+
+    def __post_init__(self):
+        if self.calibration not in CALIBRATION_METHODS:
+            raise UsageError(f"calibration {self.calibration!r}: choose from {', '.join(CALIBRATION_METHODS)}")
+        if self.weights not in WEIGHT_TYPES:
+            raise UsageError(f"weight type {self.weights!r}: choose from {', '.join(WEIGHT_TYPES)}")
+
+    def resolved_reduce_range(self) -> bool:
+        return (self.weights == "s8" and not cpu.has_vnni()) if self.reduce_range is None else self.reduce_range
+
+    def describe(self) -> str:
+        weights = "7-bit" if self.resolved_reduce_range() else "8-bit"
+        why = ""
+        if self.reduce_range is None and self.weights == "s8":
+            why = (" (no VNNI on this CPU: 16-bit pair sums must not saturate)" if self.resolved_reduce_range()
+                   else " (VNNI/AMX on this CPU)")
+        granularity = "per-channel" if self.per_channel else "per-tensor"
+        return (f"QDQ, {granularity} {weights} {'int8' if self.weights == 's8' else 'uint8'} weights{why}, "
+                f"uint8 activations, {self.calibration} calibration")
+
+
+def quantize_onnx(float_onnx: str | Path, out: str | Path, inputs: list[np.ndarray],
+                  options: OnnxQuantOptions = OnnxQuantOptions(), keep_head_float: bool = True,
+                  keep_float: dict[str, str] | None = None) -> QuantizeReport:
+    """Static QDQ quantization of an ONNX file written by export, after onnxruntime's ``quant_pre_process``;
+    written to ``out`` (the caller writes atomically). The heads stay float (``keep_head_float=False``
+    quantizes them too, to measure what that buys: tools/int8_accuracy.py); ``keep_float`` names more
+    nodes to leave float, with the reason (the sensitivity search's choice)."""
+    import onnx
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    method = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
+              "entropy": CalibrationMethod.Entropy}[options.calibration]
+    reduce_range = options.resolved_reduce_range()
     with tempfile.TemporaryDirectory() as scratch:
         pre = Path(scratch) / "pre.onnx"
-        # onnxruntime's symbolic shape inference stops at dynamic batch sizes; ONNX's own is enough here
-        quant_pre_process(str(float_onnx), str(pre), skip_symbolic_shape=True)
-        proto = onnx.load(str(pre))
-        for k, node in enumerate(proto.graph.node):
-            node.name = node.name or f"{node.op_type}_{k}"
-        onnx.save(proto, str(pre))
+        proto = prepare_for_quantization(float_onnx, pre)
         meta = {p.key: p.value for p in proto.metadata_props}
         seeds = set(json.loads(meta.get(PREDICTION_OUTPUTS, "[]"))) if keep_head_float else set()
         region = float_region(_onnx_nodes(proto.graph), seeds)
+        region.update({name: why for name, why in (keep_float or {}).items() if name not in region})
         quantize_static(str(pre), str(out), _Reader(proto.graph.input[0].name, inputs), quant_format=QuantFormat.QDQ,
-                        per_channel=True, reduce_range=reduce_range, activation_type=QuantType.QUInt8,
-                        weight_type=QuantType.QInt8, nodes_to_exclude=sorted(region),
-                        calibrate_method=CalibrationMethod.MinMax)
+                        per_channel=options.per_channel, reduce_range=reduce_range,
+                        activation_type=QuantType.QUInt8,
+                        weight_type=QuantType.QInt8 if options.weights == "s8" else QuantType.QUInt8,
+                        nodes_to_exclude=sorted(region), calibrate_method=method)
     quantized = onnx.load(str(out))
     _set_metadata(quantized, {"precision": "int8"})
     onnx.save(quantized, str(out))
-    why = ("no VNNI on this CPU: 7-bit weights (reduce_range) so 16-bit pair sums cannot saturate" if reduce_range
-           else "VNNI/AMX on this CPU: full 8-bit weights")
     return QuantizeReport(str(out), "onnxruntime", len(inputs), region, {n.name: n.op_type for n in proto.graph.node},
-                          [f"QDQ, per-channel int8 weights, uint8 activations; {why}"])
+                          [options.describe()])
+
+
+def prepare_for_quantization(float_onnx: str | Path, out: Path):
+    """onnxruntime's ``quant_pre_process`` into ``out``, every node named; returns the proto."""
+    import onnx
+    from onnxruntime.quantization import quant_pre_process
+
+    # onnxruntime's symbolic shape inference stops at dynamic batch sizes; ONNX's own is enough here
+    quant_pre_process(str(float_onnx), str(out), skip_symbolic_shape=True)
+    proto = onnx.load(str(out))
+    for k, node in enumerate(proto.graph.node):
+        node.name = node.name or f"{node.op_type}_{k}"
+    onnx.save(proto, str(out))
+    return proto
 
 
 def _set_metadata(proto, values: dict[str, str]) -> None:
@@ -221,8 +279,10 @@ def _openvino_nodes(model) -> tuple[list[GraphNode], dict[str, str]]:
     return nodes, values
 
 
-def quantize_openvino(float_xml: str | Path, out_xml: str | Path, inputs: list[np.ndarray]) -> QuantizeReport:
-    """NNCF post-training quantization of an OpenVINO IR written by export (its metadata kept)."""
+def quantize_openvino(float_xml: str | Path, out_xml: str | Path, inputs: list[np.ndarray],
+                      keep_float: dict[str, str] | None = None) -> QuantizeReport:
+    """NNCF post-training quantization of an OpenVINO IR written by export (its metadata kept); the
+    heads and the ops named in ``keep_float`` stay float."""
     ov = require_openvino()
     try:
         import nncf
@@ -234,8 +294,11 @@ def quantize_openvino(float_xml: str | Path, out_xml: str | Path, inputs: list[n
     meta = read_metadata(model)
     seeds = {values[name] for name in json.loads(meta.get(PREDICTION_OUTPUTS, "[]")) if name in values}
     region = float_region([n for n in nodes if n.op not in ("Parameter", "Result")], seeds)
-    quantized = nncf.quantize(model, nncf.Dataset(inputs), subset_size=len(inputs), preset=nncf.QuantizationPreset.MIXED,
-                              ignored_scope=nncf.IgnoredScope(names=sorted(region), validate=False))
+    region.update({name: why for name, why in (keep_float or {}).items() if name not in region})
+    with contextlib.redirect_stdout(sys.stderr):  # NNCF's progress bars: never on a --json stdout
+        quantized = nncf.quantize(model, nncf.Dataset(inputs), subset_size=len(inputs),
+                                  preset=nncf.QuantizationPreset.MIXED,
+                                  ignored_scope=nncf.IgnoredScope(names=sorted(region), validate=False))
     quantized.set_rt_info("int8", [METADATA_KEY, "precision"])
     ov.save_model(quantized, str(out_xml), compress_to_fp16=False)
     return QuantizeReport(str(out_xml), "openvino", len(inputs), region, {n.name: n.op for n in nodes},

@@ -111,6 +111,10 @@ class Runtime(ABC):
         """Peak bytes of intermediate tensors alive at once for input ``x``, where the runtime can say."""
         return None
 
+    def kernels(self) -> str:
+        """Which CPU code path this runtime's convolutions take here (the ISA, as far as it tells)."""
+        return "unknown"
+
 
 def _tensor(value) -> torch.Tensor:
     return value.float().cpu() if isinstance(value, torch.Tensor) else torch.from_numpy(np.asarray(value, np.float32))

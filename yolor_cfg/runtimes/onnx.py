@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import cpu
 from ..checks import UsageError, existing_file
 from .base import ArtifactInfo, Runtime, register
 
@@ -54,6 +55,16 @@ class OnnxRuntime(Runtime):
     @classmethod
     def accepts(cls, path: Path) -> bool:
         return path.suffix.lower() == ".onnx"
+
+    def kernels(self) -> str:
+        # MLAS picks its kernels from the CPU itself: ONEDNN_MAX_CPU_ISA does not reach it
+        flags = cpu.cpu_flags(capped=False)
+        simd = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "SSE"
+        if self.info.precision != "int8":
+            return f"MLAS fp32 {simd}"
+        if flags & {"avx512_vnni", "avx_vnni", "amx_int8"}:
+            return f"MLAS int8 {simd} with VNNI (32-bit dot products)"
+        return f"MLAS int8 {simd} without VNNI (u8 x s8 pairs summed into 16 bits, VPMADDUBSW)"
 
     @classmethod
     def open(cls, path: Path, *, cfg=None, img_size=None, names=None, device="cpu", threads=None) -> "OnnxRuntime":

@@ -81,6 +81,16 @@ class OpenVinoRuntime(Runtime):
             raise UsageError(f"{xml}: not a readable OpenVINO model ({str(exc).splitlines()[0][:200]})") from None
         return cls(model, str(xml), img_size, names, threads, precision)
 
+    def kernels(self) -> str:
+        """The oneDNN primitives OpenVINO chose for the convolutions, e.g. ``brgconv_avx2_I8 x12``."""
+        counts: dict[str, int] = {}
+        for op in self.compiled.get_runtime_model().get_ordered_ops():
+            info = op.get_rt_info()
+            if info["layerType"].astype(str) == "Convolution":
+                kind = info["primitiveType"].astype(str)
+                counts[kind] = counts.get(kind, 0) + 1
+        return ", ".join(f"{kind} x{n}" for kind, n in sorted(counts.items(), key=lambda kv: -kv[1])) or "no convolutions"
+
     def outputs(self, x: np.ndarray):
         results = self.request.infer({0: x})
         return [results[out] for out in self.compiled.outputs]

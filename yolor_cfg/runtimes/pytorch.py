@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .. import cpu
 from ..checks import UsageError, height_width, torch_device
 from .base import ArtifactInfo, Prediction, Runtime, register
 
@@ -56,6 +57,13 @@ class TorchRuntime(Runtime):
         if not isinstance(out, tuple):
             return Prediction(detections=out.float())
         return Prediction(detections=out[0].float(), class_scores=out[2].float().cpu() if len(out) == 3 else None)
+
+    def kernels(self) -> str:
+        if self.device.type == "cuda":
+            return f"CUDA ({torch.cuda.get_device_name(self.device)})"
+        cap = cpu.isa_cap()
+        return (f"ATen {torch.backends.cpu.get_cpu_capability()}, oneDNN "
+                + (f"capped at {cap.upper()} ({cpu.ISA_CAP_VARIABLE})" if cap else "at the CPU's best ISA"))
 
     def live_bytes(self, x) -> int | None:
         with torch.inference_mode():

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from ..models import compile as compile_cfg
 from ..models import model_from_checkpoint
-from ..backends.optimize import cpu_has_native_bf16
+from .. import cpu
 from .. import checks
 from ..errors import YolorCfgError
 from ..files import claim_run_dir
@@ -344,7 +344,7 @@ class Trainer:
         amp_dtype = None
         if opt.amp and self.device.type == "cuda":
             amp_dtype = torch.float16
-        elif opt.amp and self.device.type == "cpu" and cpu_has_native_bf16() and not opt.deterministic:
+        elif opt.amp and self.device.type == "cpu" and cpu.has_native_bf16() and not opt.deterministic:
             amp_dtype = torch.bfloat16
         batches = len(self.train_loader)
         warmup = min(max(round(hyp["warmup_epochs"] * batches), 1), 1000) if hyp["warmup_epochs"] > 0 else 0
