@@ -7,6 +7,8 @@ from yolor_cfg.models import shipped_cfg
 from yolor_cfg.train.synth import build_synth
 
 TRAINED = Path(__file__).parent / "fixtures" / "trained" / "yolor_tiny_synth.pt"
+# the demo's model as a CPU without native bf16 trains it (fp32): see tests/fixtures/trained/README.md
+TRAINED_FP32 = Path(__file__).parent / "fixtures" / "trained" / "yolor_tiny_synth_fp32.pt"
 CFG = str(shipped_cfg("yolor_tiny"))
 
 

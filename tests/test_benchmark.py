@@ -70,6 +70,10 @@ def test_benchmark_int8_backends_with_accuracy(tmp_path):
         assert rows[name]["dtype"] == "int8" and 0 < rows[name]["roofline_fraction"] and rows[name]["gemm_fraction"] > 0
         assert abs(rows[name]["map50_delta"]) <= 5.0  # the same column the INT8 export guard prints
     assert rows["eager"]["map50"] > 0.5 and rows["eager"]["map50_delta"] == 0
+    # which ISA path ran: MLAS's int8 kernel, OpenVINO's oneDNN primitives, ATen's capability
+    assert rows["onnxruntime-int8"]["kernels"].startswith("MLAS int8")
+    assert "_I8" in rows["openvino-int8"]["kernels"] and rows["eager"]["kernels"].startswith("ATen ")
+    assert "ISA in use" in report["cpu"]
 
 
 def test_benchmark_refuses_cpu_runtimes_on_cuda_and_unknown_names():

@@ -138,8 +138,8 @@ def val(cfg=None, weights=None, data: str = "synth", img: int | None = None, bat
 
 
 def export(cfg, out: str | Path, weights=None, dialect: str | None = None, format: str = "onnx", int8: bool = False,
-           data: str | None = None, calib: int = 300, max_drop: float = 1.0, int8_search: str = "auto", log=print,
-           **options):
+           data: str | None = None, calib: int = 300, max_drop: float = 1.0, int8_search: str = "auto",
+           int8_calibration: str | None = None, log=print, **options):
     """``yolor-cfg export``: fused ONNX or an OpenVINO IR folder (``format``), self-checked against
     PyTorch; ``options`` are ExportOptions fields (img_size, batch, dynamic, dynamic_hw, opset, fuse,
     half, raw, nms, conf, iou, max_det, tolerance, names). Returns the ExportReport.
@@ -148,7 +148,8 @@ def export(cfg, out: str | Path, weights=None, dialect: str | None = None, forma
     the accuracy guard on its val split; when mAP@0.5 drops by more than ``max_drop`` points, the
     sensitivity search keeps the fewest damaged activations float until it does not (``int8_search``:
     "auto", "always" to rank even when the first try passes, "off"); AccuracyGuardError when nothing
-    meets the budget. Returns the QuantizeReport."""
+    meets the budget. ``int8_calibration``: onnxruntime's calibration method (minmax, percentile,
+    entropy; None: this CPU's default). Returns the QuantizeReport."""
     from .deploy import FORMATS, export_int8
     from .export import ExportOptions, export_onnx
     from .export.openvino import export_openvino
@@ -163,8 +164,8 @@ def export(cfg, out: str | Path, weights=None, dialect: str | None = None, forma
     if not int8:
         if data is not None:
             raise checks.UsageError("--data is for --int8 (calibration and the accuracy guard)")
-        if int8_search != "auto":
-            raise checks.UsageError("--int8-search is for --int8")
+        if int8_search != "auto" or int8_calibration is not None:
+            raise checks.UsageError("--int8-search and --int8-calibration are for --int8")
         return (export_onnx if format == "onnx" else export_openvino)(model, out, opts)
     if data is None:
         raise checks.UsageError("--int8 needs --data: calibration images come from its train split and the "
@@ -176,7 +177,8 @@ def export(cfg, out: str | Path, weights=None, dialect: str | None = None, forma
     loader, names, _ = _val_data(data_config, h)
     opts.names = opts.names or list(getattr(model, "names", []) or []) or names
     train_paths = build_index(data_config, "train").images
-    return export_int8(model, out, format, opts, train_paths, loader, names, calib, max_drop, int8_search, log=log)
+    return export_int8(model, out, format, opts, train_paths, loader, names, calib, max_drop, int8_search,
+                       int8_calibration, log=log)
 
 
 def detect(source: str | Path, cfg=None, weights=None, onnx=None, out: str | Path = "runs/detect",

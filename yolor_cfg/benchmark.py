@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import cpu
 from .backends.optimize import default_dtype
 from .checks import MAX_BATCH, UsageError, img_size, int_in
 from .export import ExportOptions, export_onnx
@@ -113,6 +114,7 @@ class BackendResult:
     map: float | None = None
     map50_delta: float | None = None
     gemm_fraction: float | None = None  # int8 only: fraction of the int8 GEMM limit
+    kernels: str = ""  # the code path its convolutions took on this CPU (Runtime.kernels)
 
 
 def matmul_roofline(dtype: torch.dtype, device: torch.device, n: int = 4096, repeat: int = 5) -> float:
@@ -233,6 +235,7 @@ def run_benchmark(model, img: int, batch: int = 1, device="cpu", backends=DEFAUL
     int_in(calib, "calibration images (--calib)", 1, 100_000)
     img_size(img, "benchmark image size")
     device = torch.device(device)
+    log(f"CPU: {cpu.describe()}")
     if isinstance(model, Runtime):
         return _run_artifact(model, batch, warmup, repeat, guard_loader, guard_names, log)
     requested = list(backends)
@@ -259,7 +262,8 @@ def run_benchmark(model, img: int, batch: int = 1, device="cpu", backends=DEFAUL
             results.append(result)
             log(format_row(result))
     eager = next((r for r in results if r.backend == "eager"), None)
-    return {"img": img, "batch": batch, "device": str(device), "model_gflops": gflops, "rooflines": rooflines,
+    return {"img": img, "batch": batch, "device": str(device), "cpu": cpu.describe(), "model_gflops": gflops,
+            "rooflines": rooflines,
             "calibration": "random inputs" if calibration_paths is None else f"{len(calibration) * batch} train images",
             "results": [asdict(r) for r in results],
             "speedup_vs_eager": {r.backend: eager.median_ms / r.median_ms for r in results} if eager else {}}
@@ -304,6 +308,7 @@ def _measure(backend: Backend, setup: Setup, x, reference, gflops, rooflines, wa
                            setup_s)
     if backend.arithmetic == "int8":
         result.gemm_fraction = achieved / rooflines["int8 gemm"]
+    result.kernels = runtime.kernels()
     return result, runtime
 
 
@@ -335,11 +340,12 @@ def _run_artifact(runtime: Runtime, batch: int, warmup: int, repeat: int, loader
     times = _time(runtime, x, warmup, repeat, torch.device("cpu"))
     median = statistics.median(times)
     result = BackendResult(f"{runtime.kind}-{runtime.info.precision}", runtime.info.precision, median * 1e3,
-                           min(times) * 1e3, batch / median, None, 0.0, None, _peak_rss_mb(), None, None, setup_s)
+                           min(times) * 1e3, batch / median, None, 0.0, None, _peak_rss_mb(), None, None, setup_s,
+                           kernels=runtime.kernels())
     if loader is not None:
         _add_accuracy(result, runtime, loader, names, "cpu", None)
     log(format_row(result))
-    return {"img": h, "batch": batch, "device": "cpu", "model_gflops": None, "rooflines": {},
+    return {"img": h, "batch": batch, "device": "cpu", "cpu": cpu.describe(), "model_gflops": None, "rooflines": {},
             "results": [asdict(result)], "speedup_vs_eager": {}}
 
 
@@ -356,4 +362,4 @@ def format_row(r: BackendResult) -> str:
     return (f"{r.backend:<17} {r.dtype:<9} median {r.median_ms:8.1f} ms  min {r.min_ms:8.1f} ms  "
             f"{r.images_per_s:6.2f} img/s  {opt(r.gflops_per_s, '.1f', 7)} G/s  {fraction}  "
             f"live {opt(r.live_intermediates_mb, '.1f', 7)} MB  rss {opt(r.peak_rss_mb, '.0f', 6)} MB  "
-            f"diff {opt(r.max_diff, '.1e', 7)}{accuracy}")
+            f"diff {opt(r.max_diff, '.1e', 7)}{accuracy}  [{r.kernels}]")

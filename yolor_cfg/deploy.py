@@ -15,7 +15,7 @@ from . import checks, cpu
 from .errors import YolorCfgError
 from .eval.validate import run_validation
 from .export import ExportOptions, export_onnx
-from .export.int8 import (QuantizeReport, calibration_batches, prepare_for_quantization, quantize_onnx,
+from .export.int8 import (OnnxQuantOptions, QuantizeReport, calibration_batches, prepare_for_quantization, quantize_onnx,
                           quantize_openvino)
 from .export.int8_search import (REASON_SEARCH, Attempt, Sensitivity, fewest_passing, onnx_ranking, openvino_ranking,
                                  total_macs)
@@ -64,10 +64,12 @@ def export_float(model, out: str | Path, fmt: str, opts: ExportOptions):
 
 
 def quantize_into(float_artifact: Path, out: Path, fmt: str, inputs: list[np.ndarray],
-                  keep_float: dict[str, str] | None = None) -> QuantizeReport:
-    """Quantize an exported float model into ``out`` (an .onnx file, or an IR folder that does not exist)."""
+                  keep_float: dict[str, str] | None = None, options: OnnxQuantOptions = OnnxQuantOptions()
+                  ) -> QuantizeReport:
+    """Quantize an exported float model into ``out`` (an .onnx file, or an IR folder that does not exist);
+    ``options`` are onnxruntime's."""
     if fmt == "onnx":
-        return quantize_onnx(float_artifact, out, inputs, keep_float=keep_float)
+        return quantize_onnx(float_artifact, out, inputs, options, keep_float=keep_float)
     out.mkdir()
     return quantize_openvino(float_artifact, ir_path(out), inputs, keep_float=keep_float)
 
@@ -104,11 +106,12 @@ class _Int8Run:
     float_val: object
     val: Callable[[Path], object]
     max_drop: float
+    options: OnnxQuantOptions
 
     def attempt(self, k: int, ranking: list[Sensitivity], reports: dict) -> Attempt:
         keep = {node: REASON_SEARCH for item in ranking[:k] for node in item.nodes}
         path = self.scratch / (f"try{k}.onnx" if self.fmt == "onnx" else f"try{k}_openvino")
-        report = quantize_into(self.float_artifact, path, self.fmt, self.inputs, keep)
+        report = quantize_into(self.float_artifact, path, self.fmt, self.inputs, keep, self.options)
         result = self.val(path)
         guard = GuardResult(self.float_val.map50, self.float_val.map, result.map50, result.map, self.max_drop)
         reports[k] = (report, result, guard)
@@ -132,11 +135,12 @@ def _rank(run: _Int8Run, first: Path, log) -> list[Sensitivity]:
 
 def export_int8(model, out: str | Path, fmt: str, opts: ExportOptions, calibration_paths: list[str],
                 val_loader, names: list[str], calib: int = DEFAULT_CALIBRATION, max_drop: float = DEFAULT_MAX_DROP,
-                search: str = "auto", log=print) -> QuantizeReport:
+                search: str = "auto", calibration: str | None = None, log=print) -> QuantizeReport:
     """Float export (parity-checked), INT8 quantization calibrated on ``calib`` of ``calibration_paths``,
     then the accuracy guard on ``val_loader``. When mAP@0.5 drops by more than ``max_drop`` points and
     ``search`` is "auto" (or always, with "always"), the sensitivity search keeps the fewest damaged
-    activations float until the guard passes (export/int8_search.py). Raises AccuracyGuardError when
+    activations float until the guard passes (export/int8_search.py). ``calibration`` is onnxruntime's
+    method (None: this CPU's default, see OnnxQuantOptions). Raises AccuracyGuardError when
     nothing meets the budget; the INT8 file with the smallest drop is written and kept either way."""
     if fmt not in FORMATS:
         raise checks.UsageError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
@@ -145,6 +149,9 @@ def export_int8(model, out: str | Path, fmt: str, opts: ExportOptions, calibrati
         raise checks.UsageError(f"--max-drop {max_drop!r}: a number of mAP@0.5 points")
     if search not in SEARCH_MODES:
         raise checks.UsageError(f"--int8-search {search!r}: choose from {', '.join(SEARCH_MODES)}")
+    options = OnnxQuantOptions(calibration=calibration)
+    if calibration is not None and fmt != "onnx":
+        raise checks.UsageError("--int8-calibration is for onnxruntime: NNCF chooses its own ranges for OpenVINO")
     if opts.raw or opts.nms or opts.half:
         raise checks.UsageError("--int8 quantizes the float model with decoded outputs: leave out --raw, --nms and --half")
     size = opts.img_size or (model.graph.net.height, model.graph.net.width)
@@ -165,7 +172,7 @@ def export_int8(model, out: str | Path, fmt: str, opts: ExportOptions, calibrati
         float_out = Path(scratch) / ("model.onnx" if fmt == "onnx" else "model_openvino")
         float_report, float_artifact = export_float(model, float_out, fmt, opts)
         log(f"float {fmt} export checked: " + "; ".join(f"batch {b} max error {e:.3g}" for b, e in float_report.parity))
-        run = _Int8Run(fmt, float_artifact, Path(scratch), inputs, val(float_artifact), val, float(max_drop))
+        run = _Int8Run(fmt, float_artifact, Path(scratch), inputs, val(float_artifact), val, float(max_drop), options)
         reports: dict = {}
         first = run.attempt(0, [], reports)
         report, int8_val, guard = reports[0]

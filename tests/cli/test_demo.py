@@ -1,5 +1,6 @@
 """``yolor-cfg demo`` end to end, small: data, training, val, ONNX and INT8 export, detection."""
 import json
+import re
 
 from yolor_cfg.cli import main
 
@@ -14,5 +15,6 @@ def test_demo_runs_every_step(tmp_path, monkeypatch, capsys):
     for step in range(1, 7):
         assert f"[{step}/6]" in text
     assert "accuracy guard (val split)" in text and "demo finished" in text
+    assert len(re.findall(r"^      \(\d+\.\d s\)$", text, re.M)) == 6 and "step times     1:" in text and "CPU: " in text
     assert (out / "yolor_tiny.onnx").exists() and (out / "yolor_tiny_int8.onnx").exists()
     assert len(json.loads((out / "detect" / "detections.json").read_text())["detections"]) == 4

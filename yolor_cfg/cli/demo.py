@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from .. import api
+from .. import api, cpu
 from ..models import shipped_cfg
 from ..detect import Predictor, run_detect
 from ..eval.coco import coco_from_labels
@@ -38,20 +38,41 @@ def add_parser(sub):
     p.add_argument("--max-drop", type=finite_number(), default=1.0,
                    help="INT8 accuracy guard: allowed mAP@0.5 drop in points (exit 1 beyond it)")
 
+class _Steps:
+    """Numbered step headers, each closed with its elapsed time."""
+
+    def __init__(self, total: int):
+        self.total, self.n, self.started, self.times = total, 0, None, []
+
+    def __call__(self, title: str) -> None:
+        self.close()
+        self.n += 1
+        self.started = time.time()
+        print(f"[{self.n}/{self.total}] {title}", flush=True)
+
+    def close(self) -> None:
+        if self.started is not None:
+            self.times.append(time.time() - self.started)
+            print(f"      ({self.times[-1]:.1f} s)", flush=True)
+            self.started = None
+
+
 def run(args) -> int:
     t0 = time.time()
     out = claim_run_dir(str(Path(args.out).parent), Path(args.out).name)
-    print(f"[1/6] synthetic dataset ({args.n_train} train / {args.n_val} val images, 3 shape classes)")
+    step = _Steps(6)
+    print(f"CPU: {cpu.describe()}")
+    step(f"synthetic dataset ({args.n_train} train / {args.n_val} val images, 3 shape classes)")
     data_yaml = ensure_synth(args.n_train, args.n_val)
     print(f"      {data_yaml.parent}")
     cfg = shipped_cfg("yolor_tiny")
-    print(f"[2/6] training {cfg.name} for {args.epochs} epochs on the CPU")
+    step(f"training {cfg.name} for {args.epochs} epochs on the CPU")
     opts = TrainOptions(cfg=str(cfg), data=str(data_yaml), epochs=args.epochs, batch=16, img=256, nominal_batch=16,
                         workers=args.workers, project=str(out.parent), name=out.name, exist_ok=True,
                         hyp_overrides=DEMO_HYP)
     result = Trainer(opts).train()
     best = Path(result["best"])
-    print(f"[3/6] evaluating {best} on the val split (pycocotools)")
+    step(f"evaluating {best} on the val split (pycocotools)")
     model = api.load(best).eval()
     data = DataConfig.load(data_yaml)
     index = build_index(data, "val")
@@ -59,22 +80,25 @@ def run(args) -> int:
                                          num_workers=args.workers)
     val = run_validation(model, loader, data.names, coco_from_labels(index.images, index.labels, data.names),
                          out_dir=out / "val")
-    print("[4/6] exporting ONNX (fused, parity-checked)")
+    step("exporting ONNX (fused, parity-checked)")
     onnx_path = out / "yolor_tiny.onnx"
     report = export_onnx(model, onnx_path, ExportOptions(dynamic=True, names=data.names))
     print(report.format())
-    print(f"[5/6] exporting INT8 ONNX (calibrated on {args.calib} train images, accuracy-guarded on the val split)")
+    step(f"exporting INT8 ONNX (calibrated on {args.calib} train images, accuracy-guarded on the val split; "
+         "the sensitivity search keeps float what quantization hurts if the first try misses the guard)")
     int8_path = out / "yolor_tiny_int8.onnx"
     api.export(model, int8_path, int8=True, data=str(data_yaml), calib=args.calib, max_drop=args.max_drop,
                dynamic=True, names=data.names)
-    print("[6/6] detecting on 4 val images with the INT8 model (onnxruntime)")
+    step("detecting on 4 val images with the INT8 model (onnxruntime)")
     sample = out / "samples"
     sample.mkdir(parents=True, exist_ok=True)
     for p in index.images[:4]:
         (sample / Path(p).name).write_bytes(Path(p).read_bytes())
     run_detect(Predictor(open_artifact(int8_path)), str(sample), out / "detect", progress=False)
+    step.close()
     minutes = (time.time() - t0) / 60
     print(f"\ndemo finished in {minutes:.1f} min: mAP@0.5 {val.map50:.3f}, mAP@0.5:0.95 {val.map:.3f}")
+    print("  step times     " + ", ".join(f"{k + 1}: {t:.0f} s" for k, t in enumerate(step.times)))
     print(f"  checkpoint     {best}")
     print(f"  metrics        {out / 'val' / 'metrics.json'}")
     print(f"  PR curve       {out / 'val' / 'pr_curve.png'}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .. import api
 from ..deploy import DEFAULT_CALIBRATION, DEFAULT_MAX_DROP, FORMATS, SEARCH_MODES
+from ..export.int8 import CALIBRATION_METHODS
 from .common import (DIALECT_CHOICES, batch_size, count, data_spec, existing_file, finite_number, img_size, opset,
                      probability, tolerance)
 
@@ -37,6 +38,8 @@ def add_parser(sub):
                    help=f"--int8: calibration images (default {DEFAULT_CALIBRATION})")
     p.add_argument("--max-drop", type=finite_number(), default=DEFAULT_MAX_DROP,
                    help=f"--int8: exit 1 when mAP@0.5 drops by more points than this (default {DEFAULT_MAX_DROP:g})")
+    p.add_argument("--int8-calibration", choices=CALIBRATION_METHODS,
+                   help="--int8, onnxruntime: calibration method (default: minmax with VNNI, percentile without)")
     p.add_argument("--int8-search", choices=SEARCH_MODES, default="auto",
                    help="--int8: keep the activations quantization hurts most in float until --max-drop is met: "
                         "auto (when the first try misses it), always (also rank them when it does not), off")
@@ -46,7 +49,8 @@ def run(args) -> int:
     size = args.img if isinstance(args.img, tuple) else ((args.img, args.img) if args.img else None)
     report = api.export(args.cfg, args.out, args.weights, args.dialect, format=args.format, int8=args.int8,
                         data=args.data, calib=args.calib, max_drop=args.max_drop,
-                        int8_search=args.int8_search, img_size=size, batch=args.batch,
+                        int8_search=args.int8_search,
+                        int8_calibration=args.int8_calibration, img_size=size, batch=args.batch,
                         dynamic=bool(args.dynamic), dynamic_hw=args.dynamic == "hw", opset=args.opset,
                         fuse=not args.no_fuse, half=args.half, raw=args.raw, nms=args.nms, conf=args.conf,
                         iou=args.iou, max_det=args.max_det, tolerance=args.tolerance)

@@ -14,7 +14,6 @@ passes, then k is bisected down to the fewest that pass. Each try is a whole qua
 of the accuracy guard, because SQNR ranks but does not predict mAP."""
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
