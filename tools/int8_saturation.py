@@ -113,7 +113,7 @@ def main() -> None:
             totals[node.name][0] += pairs
             totals[node.name][1] += saturated
             totals[node.name][2].append(error)
-    print(f"\n| convolution | pairs beyond int16 | output error (relative RMS) |\n| --- | --- | --- |")
+    print("\n| convolution | pairs beyond int16 | output error (relative RMS) |\n| --- | --- | --- |")
     all_pairs = all_saturated = 0
     for name, (pairs, saturated, errors) in totals.items():
         all_pairs, all_saturated = all_pairs + pairs, all_saturated + saturated

@@ -6,7 +6,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -98,7 +98,8 @@ def latency_ms(runtime, x: np.ndarray, repeat: int = 10) -> float:
 
 @dataclass
 class _Int8Run:
-    """What one INT8 export needs between its steps."""
+    """One INT8 export between its steps: the float artifact, the calibration inputs, the float
+    model's val result, and every quantization tried (k kept float -> its report, val, guard)."""
     fmt: str
     float_artifact: Path
     scratch: Path
@@ -107,41 +108,58 @@ class _Int8Run:
     val: Callable[[Path], object]
     max_drop: float
     options: OnnxQuantOptions
+    tries: dict = field(default_factory=dict)
 
-    def attempt(self, k: int, ranking: list[Sensitivity], reports: dict) -> Attempt:
+    def attempt(self, k: int, ranking: list[Sensitivity]) -> Attempt:
         keep = {node: REASON_SEARCH for item in ranking[:k] for node in item.nodes}
         path = self.scratch / (f"try{k}.onnx" if self.fmt == "onnx" else f"try{k}_openvino")
         report = quantize_into(self.float_artifact, path, self.fmt, self.inputs, keep, self.options)
         result = self.val(path)
         guard = GuardResult(self.float_val.map50, self.float_val.map, result.map50, result.map, self.max_drop)
-        reports[k] = (report, result, guard)
+        self.tries[k] = (report, result, guard)
         return Attempt(k, guard.drop, guard.passed, path)
 
+    def rank(self, first: Path, log) -> list[Sensitivity]:
+        """The first try's quantized activations, worst first (the five worst printed)."""
+        if self.fmt == "onnx":
+            prepared = prepare_for_quantization(self.float_artifact, self.scratch / "pre.onnx")
+            ranking = onnx_ranking(prepared, first, self.inputs)
+        else:
+            ranking = openvino_ranking(ir_path(first), self.inputs)
+        total = total_macs(self.float_artifact)
+        log(f"sensitivity ranking ({len(ranking)} quantized activations, worst first):")
+        for item in ranking[:5]:
+            log(f"  {item.describe(total)}")
+        return ranking
 
-def _rank(run: _Int8Run, first: Path, log) -> list[Sensitivity]:
-    """The first try's quantized activations, worst first (the five worst printed)."""
-    if run.fmt == "onnx":
-        with tempfile.TemporaryDirectory() as scratch:
-            ranking = onnx_ranking(prepare_for_quantization(run.float_artifact, Path(scratch) / "pre.onnx"), first,
-                                   run.inputs)
-    else:
-        ranking = openvino_ranking(ir_path(first), run.inputs)
-    total = total_macs(run.float_artifact)
-    log(f"sensitivity ranking ({len(ranking)} quantized activations, worst first):")
-    for item in ranking[:5]:
-        log(f"  {item.describe(total)}")
-    return ranking
+    def search(self, first: Attempt, out: str | Path, log) -> Attempt:
+        """Rank, then keep the fewest activations float that pass; the try to publish (the one with the
+        smallest drop when none passes) with the search written into its report."""
+        ranking = self.rank(first.path, log)
+        log(f"searching for the fewest activations to keep float (the first try lost {first.drop:.2f} points)")
+        best, tries = fewest_passing(len(ranking), lambda k: self.attempt(k, ranking), log=log)
+        chosen = best or min(tries + [first], key=lambda t: t.drop)
+        report = self.tries[chosen.kept][0]
+        total = total_macs(self.float_artifact)
+        report.path = str(out)
+        report.search = [item.describe(total) for item in ranking[:chosen.kept]]
+        report.search_tries = [(t.kept, t.drop, t.passed) for t in tries]
+        return chosen
+
+    def time(self, first: Attempt, chosen: Attempt, report: QuantizeReport) -> None:
+        """Latency of the float, first-try and chosen models at batch 1, and the chosen one's kernels."""
+        timed = {"float": self.float_artifact, "int8, nothing kept float by the search": first.path,
+                 "int8": chosen.path}
+        if chosen is first:
+            del timed["int8, nothing kept float by the search"]
+        runtimes = {name: open_artifact(path) for name, path in timed.items()}
+        report.latency_ms = {name: latency_ms(runtime, self.inputs[0]) for name, runtime in runtimes.items()}
+        report.kernels = runtimes["int8"].kernels()
 
 
-def export_int8(model, out: str | Path, fmt: str, opts: ExportOptions, calibration_paths: list[str],
-                val_loader, names: list[str], calib: int = DEFAULT_CALIBRATION, max_drop: float = DEFAULT_MAX_DROP,
-                search: str = "auto", calibration: str | None = None, log=print) -> QuantizeReport:
-    """Float export (parity-checked), INT8 quantization calibrated on ``calib`` of ``calibration_paths``,
-    then the accuracy guard on ``val_loader``. When mAP@0.5 drops by more than ``max_drop`` points and
-    ``search`` is "auto" (or always, with "always"), the sensitivity search keeps the fewest damaged
-    activations float until the guard passes (export/int8_search.py). ``calibration`` is onnxruntime's
-    method (None: this CPU's default, see OnnxQuantOptions). Raises AccuracyGuardError when
-    nothing meets the budget; the INT8 file with the smallest drop is written and kept either way."""
+def _check_int8(model, out, fmt: str, opts: ExportOptions, calib: int, max_drop: float, search: str,
+                calibration: str | None) -> tuple[int, int]:
+    """UsageError for any argument INT8 export cannot take; the input size (height, width)."""
     if fmt not in FORMATS:
         raise checks.UsageError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
     checks.int_in(calib, "calibration images (--calib)", 1, 100_000)
@@ -149,7 +167,6 @@ def export_int8(model, out: str | Path, fmt: str, opts: ExportOptions, calibrati
         raise checks.UsageError(f"--max-drop {max_drop!r}: a number of mAP@0.5 points")
     if search not in SEARCH_MODES:
         raise checks.UsageError(f"--int8-search {search!r}: choose from {', '.join(SEARCH_MODES)}")
-    options = OnnxQuantOptions(calibration=calibration)
     if calibration is not None and fmt != "onnx":
         raise checks.UsageError("--int8-calibration is for onnxruntime: NNCF chooses its own ranges for OpenVINO")
     if opts.raw or opts.nms or opts.half:
@@ -162,6 +179,20 @@ def export_int8(model, out: str | Path, fmt: str, opts: ExportOptions, calibrati
         checks.output_file(out, "INT8 output")
     else:
         check_output_folder(out)
+    return size
+
+
+def export_int8(model, out: str | Path, fmt: str, opts: ExportOptions, calibration_paths: list[str],
+                val_loader, names: list[str], calib: int = DEFAULT_CALIBRATION, max_drop: float = DEFAULT_MAX_DROP,
+                search: str = "auto", calibration: str | None = None, log=print) -> QuantizeReport:
+    """Float export (parity-checked), INT8 quantization calibrated on ``calib`` of ``calibration_paths``,
+    then the accuracy guard on ``val_loader``. When mAP@0.5 drops by more than ``max_drop`` points and
+    ``search`` is "auto", the sensitivity search keeps the fewest damaged activations float until the
+    guard passes (export/int8_search.py; "always" also ranks when the first try passes, "off" never).
+    ``calibration`` is onnxruntime's method (None: this CPU's default, see OnnxQuantOptions). Raises
+    AccuracyGuardError when nothing meets the budget; the INT8 file with the smallest drop is written
+    and kept either way."""
+    size = _check_int8(model, out, fmt, opts, calib, max_drop, search, calibration)
     inputs = calibration_batches(calibration_paths, size, calib, 1 if opts.dynamic or opts.dynamic_hw else opts.batch)
     log(f"CPU: {cpu.describe()}")
 
@@ -172,43 +203,29 @@ def export_int8(model, out: str | Path, fmt: str, opts: ExportOptions, calibrati
         float_out = Path(scratch) / ("model.onnx" if fmt == "onnx" else "model_openvino")
         float_report, float_artifact = export_float(model, float_out, fmt, opts)
         log(f"float {fmt} export checked: " + "; ".join(f"batch {b} max error {e:.3g}" for b, e in float_report.parity))
-        run = _Int8Run(fmt, float_artifact, Path(scratch), inputs, val(float_artifact), val, float(max_drop), options)
-        reports: dict = {}
-        first = run.attempt(0, [], reports)
-        report, int8_val, guard = reports[0]
-        report.path = str(out)
-        log(report.format())
-        log(guard.format())
-        chosen = first
-        if search == "always" or (search == "auto" and not guard.passed):
-            ranking = _rank(run, first.path, log)
-            if not guard.passed:
-                log(f"searching for the fewest activations to keep float (the first try lost {guard.drop:.2f} points)")
-                best, tries = fewest_passing(len(ranking), lambda k: run.attempt(k, ranking, reports), log=log)
-                chosen = best or min(tries + [first], key=lambda t: t.drop)
-                report, int8_val, guard = reports[chosen.kept]
-                total = total_macs(float_artifact)
-                report.path = str(out)
-                report.search = [item.describe(total) for item in ranking[:chosen.kept]]
-                report.search_tries = [(t.kept, t.drop, t.passed) for t in tries]
-        timed = {"float": float_artifact, "int8, nothing kept float by the search": first.path, "int8": chosen.path}
-        if chosen is first:
-            del timed["int8, nothing kept float by the search"]
-        runtimes = {name: open_artifact(path) for name, path in timed.items()}
-        report.latency_ms = {name: latency_ms(runtime, inputs[0]) for name, runtime in runtimes.items()}
-        report.kernels = runtimes["int8"].kernels()
+        run = _Int8Run(fmt, float_artifact, Path(scratch), inputs, val(float_artifact), val, float(max_drop),
+                       OnnxQuantOptions(calibration=calibration))
+        chosen = first = run.attempt(0, [])
+        run.tries[0][0].path = str(out)
+        log(run.tries[0][0].format())
+        log(run.tries[0][2].format())
+        if search == "always" or (search == "auto" and not first.passed):
+            if first.passed:
+                run.rank(first.path, log)
+            else:
+                chosen = run.search(first, out, log)
+        report, int8_val, guard = run.tries[chosen.kept]
+        run.time(first, chosen, report)
         publish(chosen.path, out, fmt)
     report.path = str(out)
-    report.float_metrics, report.int8_metrics = run.float_val.metrics, int8_val.metrics
-    report.guard = guard
+    report.float_metrics, report.int8_metrics, report.guard = run.float_val.metrics, int8_val.metrics, guard
     if chosen is not first:
         log(report.search_summary())
         log(guard.format())
     log(report.speed_summary())
     log(f"wrote {out}")
     if not guard.passed:
-        tried = "; ".join(f"{k} float: {d:+.2f}" for k, d, _ in report.search_tries) if report.search_tries else \
-            "no search (--int8-search off)"
+        tried = "; ".join(f"{k} float: {d:+.2f}" for k, d, _ in report.search_tries) or "no search (--int8-search off)"
         raise AccuracyGuardError(f"INT8 mAP@0.5 dropped {guard.drop:.2f} points, more than --max-drop {max_drop:g} "
                                  f"(tried: first try {first.drop:+.2f}; {tried}); {out} is kept for inspection")
     return report

@@ -137,3 +137,24 @@ def test_float_region_does_not_swallow_a_route():
     nodes = _chain("Conv", "Relu") + [GraphNode("cat", "Concat", ["v0", "v1"], ["c"]), GraphNode("s", "Sigmoid", ["c"], ["y"])]
     region = float_region(nodes, {"c"})
     assert region == {"s": REASON_DECODE}  # the head reads a Concat of two values: nothing upstream is kept
+
+
+def test_percentile_falls_back_to_minmax_on_a_near_constant_activation(tmp_path):
+    """onnxruntime's histogram calibrators fail when a float32 tensor spans only a few ulps of a large
+    value (numpy cannot make 2048 distinct bin edges); export says so and calibrates with min-max."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    from yolor_cfg.export.int8 import OnnxQuantOptions, quantize_onnx
+
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w", "b"], ["y"], name="conv"), helper.make_node("Relu", ["y"], ["z"])],
+        "near_constant", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, 4, 8, 8])],
+        [numpy_helper.from_array(np.full((4, 3, 1, 1), 1e-4, np.float32), "w"),
+         numpy_helper.from_array(np.full(4, 1e4, np.float32), "b")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.save(model, tmp_path / "f.onnx")
+    inputs = [np.random.default_rng(k).random((1, 3, 8, 8), dtype=np.float32) for k in range(4)]
+    report = quantize_onnx(tmp_path / "f.onnx", tmp_path / "q.onnx", inputs, OnnxQuantOptions(calibration="percentile"))
+    assert "percentile calibration failed" in report.format() and "min-max calibration used instead" in report.format()
+    assert {"QuantizeLinear", "DequantizeLinear"} <= {n.op_type for n in onnx.load(str(tmp_path / "q.onnx")).graph.node}

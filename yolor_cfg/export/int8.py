@@ -240,16 +240,30 @@ def quantize_onnx(float_onnx: str | Path, out: str | Path, inputs: list[np.ndarr
         seeds = set(json.loads(meta.get(PREDICTION_OUTPUTS, "[]"))) if keep_head_float else set()
         region = float_region(_onnx_nodes(proto.graph), seeds)
         region.update({name: why for name, why in (keep_float or {}).items() if name not in region})
-        quantize_static(str(pre), str(out), _Reader(proto.graph.input[0].name, inputs), quant_format=QuantFormat.QDQ,
-                        per_channel=options.per_channel, reduce_range=reduce_range,
-                        activation_type=QuantType.QUInt8,
-                        weight_type=QuantType.QInt8 if options.weights == "s8" else QuantType.QUInt8,
-                        nodes_to_exclude=sorted(region), calibrate_method=method)
+        notes = [options.describe()]
+
+        def run(calibrate_method):
+            quantize_static(str(pre), str(out), _Reader(proto.graph.input[0].name, inputs),
+                            quant_format=QuantFormat.QDQ, per_channel=options.per_channel, reduce_range=reduce_range,
+                            activation_type=QuantType.QUInt8,
+                            weight_type=QuantType.QInt8 if options.weights == "s8" else QuantType.QUInt8,
+                            nodes_to_exclude=sorted(region), calibrate_method=calibrate_method)
+
+        try:
+            run(method)
+        except ValueError as exc:
+            # numpy cannot bin a float32 tensor whose values all lie within a few ulps of a large value
+            # (onnxruntime's histogram calibrators give up); min-max needs no histogram
+            if method == CalibrationMethod.MinMax or "bins" not in str(exc):
+                raise
+            notes.append(f"{options.resolved_calibration()} calibration failed on a near-constant activation "
+                         f"({exc}); min-max calibration used instead")
+            run(CalibrationMethod.MinMax)
     quantized = onnx.load(str(out))
     _set_metadata(quantized, {"precision": "int8"})
     onnx.save(quantized, str(out))
     return QuantizeReport(str(out), "onnxruntime", len(inputs), region, {n.name: n.op_type for n in proto.graph.node},
-                          [options.describe()])
+                          notes)
 
 
 def prepare_for_quantization(float_onnx: str | Path, out: Path):
