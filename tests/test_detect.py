@@ -112,3 +112,61 @@ def test_predict_api_returns_original_coordinates(images):
     dets = model.predict(str(path), conf=0.01)
     assert dets and all(0 <= d.box[0] <= d.box[2] <= 128 and 0 <= d.box[1] <= d.box[3] <= 128 for d in dets)
     assert model.training  # predict leaves the mode as it was
+
+
+def _red_image(path, size=96):
+    image = np.full((size, size, 3), 200, np.uint8)
+    cv2.rectangle(image, (20, 30), (60, 70), (0, 0, 255), -1)
+    cv2.imwrite(str(path), image)
+
+
+def _folder_bytes(folder):
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_detect_refuses_to_write_into_its_source_folder(tmp_path, capsys):
+    from yolor_cfg.detect import run_detect
+    from yolor_cfg.checks import UsageError
+
+    for name in ("a.jpg", "b.jpg"):
+        _red_image(tmp_path / name)
+    before = _folder_bytes(tmp_path)
+    with pytest.raises(UsageError, match="give another output folder"):
+        run_detect(Predictor(RedBoxFinder(96)), str(tmp_path), tmp_path, progress=False)
+    with pytest.raises(UsageError, match="give another output folder"):
+        run_detect(Predictor(RedBoxFinder(96)), str(tmp_path / "*.jpg"), tmp_path, progress=False)
+    assert _folder_bytes(tmp_path) == before
+
+
+def test_detect_on_a_nested_glob_keeps_every_image(tmp_path):
+    """Equal names in two folders: four inputs, four outputs, four entries."""
+    from yolor_cfg.detect import run_detect
+
+    for folder in ("a", "b"):
+        (tmp_path / "src" / folder).mkdir(parents=True)
+        for name in ("x.jpg", "y.jpg"):
+            _red_image(tmp_path / "src" / folder / name)
+    results = run_detect(Predictor(RedBoxFinder(96)), str(tmp_path / "src" / "**" / "*.jpg"), tmp_path / "out",
+                         progress=False)
+    assert sorted(results) == ["a/x.jpg", "a/y.jpg", "b/x.jpg", "b/y.jpg"]
+    assert len({p.name for p in results.outputs.values()}) == 4 and "4 images" in results.summary()
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.jpg")) == ["a__x.jpg", "a__y.jpg", "b__x.jpg", "b__y.jpg"]
+
+
+def test_detect_says_what_it_did_not_read(tmp_path):
+    from yolor_cfg.detect import run_detect
+
+    src = tmp_path / "src"
+    (src / "more").mkdir(parents=True)
+    _red_image(src / "a.jpg")
+    _red_image(src / "more" / "b.jpg")
+    (src / "notes.txt").write_text("not an image")
+    whole = (src / "a.jpg").read_bytes()
+    (src / "cut.jpg").write_bytes(whole[: len(whole) // 2])
+    results = run_detect(Predictor(RedBoxFinder(96)), str(src), tmp_path / "out", progress=False)
+    text = results.summary()
+    assert "1 files that are not images or videos (notes.txt)" in text
+    assert "1 subfolders (more)" in text and "**/*.jpg" in text
+    assert "damaged input, detected on what decodes: cut.jpg: a truncated JPEG" in text
+    saved = json.loads((tmp_path / "out" / "detections.json").read_text())
+    assert "cut.jpg" in saved["damaged"] and len(saved["not_read"]) == 2

@@ -105,6 +105,15 @@ def output_dir(path, what: str = "output folder") -> Path:
     return p
 
 
+def not_an_input(output, inputs, what: str = "output") -> None:
+    """No command writes over a file it reads: UsageError when ``output`` is one of ``inputs``."""
+    target = Path(output).resolve()
+    for given in inputs:
+        if given is not None and Path(given).resolve() == target:
+            raise UsageError(f"{what} {output}: is the input {given}; this command never writes over a file it "
+                             "reads: give another name")
+
+
 _DEVICE = re.compile(r"^(cpu|\d+(,\d+)*)$")
 
 

@@ -64,12 +64,13 @@ def export_float(model, out: str | Path, fmt: str, opts: ExportOptions):
 
 
 def quantize_into(float_artifact: Path, out: Path, fmt: str, inputs: list[np.ndarray],
-                  keep_float: dict[str, str] | None = None, options: OnnxQuantOptions = OnnxQuantOptions()
-                  ) -> QuantizeReport:
+                  keep_float: dict[str, str] | None = None, options: OnnxQuantOptions = OnnxQuantOptions(),
+                  calibration_cache: Path | None = None) -> QuantizeReport:
     """Quantize an exported float model into ``out`` (an .onnx file, or an IR folder that does not exist);
-    ``options`` are onnxruntime's."""
+    ``options`` and ``calibration_cache`` are onnxruntime's."""
     if fmt == "onnx":
-        return quantize_onnx(float_artifact, out, inputs, options, keep_float=keep_float)
+        return quantize_onnx(float_artifact, out, inputs, options, keep_float=keep_float,
+                             calibration_cache=calibration_cache)
     out.mkdir()
     return quantize_openvino(float_artifact, ir_path(out), inputs, keep_float=keep_float)
 
@@ -113,7 +114,8 @@ class _Int8Run:
     def attempt(self, k: int, ranking: list[Sensitivity]) -> Attempt:
         keep = {node: REASON_SEARCH for item in ranking[:k] for node in item.nodes}
         path = self.scratch / (f"try{k}.onnx" if self.fmt == "onnx" else f"try{k}_openvino")
-        report = quantize_into(self.float_artifact, path, self.fmt, self.inputs, keep, self.options)
+        report = quantize_into(self.float_artifact, path, self.fmt, self.inputs, keep, self.options,
+                               self.scratch / "calibration")
         result = self.val(path)
         guard = GuardResult(self.float_val.map50, self.float_val.map, result.map50, result.map, self.max_drop)
         self.tries[k] = (report, result, guard)

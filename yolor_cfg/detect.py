@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import glob
 import json
+import os
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,16 +92,55 @@ def draw(image: np.ndarray, detections: list[Detection]) -> np.ndarray:
     return out
 
 
-def list_sources(source: str) -> list[Path]:
+def list_sources(source: str, skipped: list[str] | None = None) -> list[Path]:
+    """The images and videos of a file, a folder (not its subfolders) or a glob; what a folder holds
+    besides them is named in ``skipped`` (when given) so that nothing is left out without a word."""
     p = Path(source)
     if p.is_dir():
-        return sorted(q for q in p.iterdir() if q.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES)
+        wanted = IMAGE_SUFFIXES | VIDEO_SUFFIXES
+        found = sorted(q for q in p.iterdir() if q.is_file() and q.suffix.lower() in wanted)
+        if skipped is not None:
+            others = sorted(q.name for q in p.iterdir() if q.is_file() and q.suffix.lower() not in wanted)
+            folders = sorted(q.name for q in p.iterdir() if q.is_dir())
+            if others:
+                skipped.append(f"{len(others)} files that are not images or videos ({', '.join(others[:3])}"
+                               f"{', ...' if len(others) > 3 else ''})")
+            if folders:
+                skipped.append(f"{len(folders)} subfolders ({', '.join(folders[:3])}{', ...' if len(folders) > 3 else ''}"
+                               f"): give a glob such as '{p}/**/*.jpg' to include them")
+        return found
     if p.exists():
         return [p]
     matches = sorted(Path(m) for m in glob.glob(source, recursive=True) if Path(m).is_file())
     if not matches:
         raise UsageError(f"{source}: no such file, folder or glob match")
     return matches
+
+
+def _input_keys(paths: list[Path]) -> dict[Path, str]:
+    """A name per input: its file name, or, where two inputs share one (a glob over folders), its path
+    below the inputs' common folder."""
+    names = Counter(p.name for p in paths)
+    if all(n == 1 for n in names.values()):
+        return {p: p.name for p in paths}
+    root = Path(os.path.commonpath([str(p.resolve().parent) for p in paths]))
+    return {p: p.resolve().relative_to(root).as_posix() for p in paths}
+
+
+def _output_stems(keys: dict[Path, str]) -> dict[Path, str]:
+    """An output name per input (no two alike): its key without suffix, folders joined by '__', and
+    stem_ext where two inputs differ only by suffix (a.png, a.jpg)."""
+    bare = {p: key.rsplit(".", 1)[0].replace("/", "__") for p, key in keys.items()}
+    counts = Counter(bare.values())
+    return {p: stem if counts[stem] == 1 else f"{stem}_{p.suffix.lstrip('.').lower()}" for p, stem in bare.items()}
+
+
+def check_not_an_input_folder(out_dir: Path, paths: list[Path]) -> None:
+    """detect never writes into a folder it reads images from: its annotated copies could replace them."""
+    folders = {p.resolve().parent for p in paths}
+    if out_dir.resolve() in folders:
+        raise UsageError(f"--out {out_dir}: the images to detect on are in this folder, and detect would write its "
+                         "annotated copies beside (or over) them; give another output folder")
 
 
 class DetectResults(dict):
@@ -110,6 +151,8 @@ class DetectResults(dict):
         super().__init__()
         self.unreadable: list[tuple[str, str]] = []
         self.outputs: dict[str, Path] = {}
+        self.skipped: list[str] = []  # what a source folder held that detect did not read
+        self.damaged: list[tuple[str, str]] = []  # inputs read only in part (a truncated JPEG)
 
     def summary(self) -> str:
         n = sum(len(v) for v in self.values())
@@ -117,21 +160,28 @@ class DetectResults(dict):
         if self.unreadable:
             text += f"; {len(self.unreadable)} inputs could not be read:\n" + "\n".join(
                 f"  {name}: {why}" for name, why in self.unreadable)
+        for name, why in self.damaged:
+            text += f"\ndamaged input, detected on what decodes: {name}: {why}"
+        for line in self.skipped:
+            text += f"\nnot read from the source folder: {line}"
         return text
 
 
-def _output_stems(paths: list[Path]) -> dict[Path, str]:
-    """An output name per input: its stem, or stem_ext where two inputs share a stem (a.png, a.jpg)."""
-    counts: dict[str, int] = {}
-    for p in paths:
-        counts[p.stem] = counts.get(p.stem, 0) + 1
-    return {p: p.stem if counts[p.stem] == 1 else f"{p.stem}_{p.suffix.lstrip('.').lower()}" for p in paths}
+def truncated_jpeg(path: Path) -> bool:
+    """A .jpg/.jpeg whose data stops before the end-of-image marker (OpenCV decodes the rest as grey)."""
+    if path.suffix.lower() not in (".jpg", ".jpeg"):
+        return False
+    with open(path, "rb") as f:
+        f.seek(max(0, path.stat().st_size - 64))
+        tail = f.read().rstrip(b"\x00\r\n ")
+    return not tail.endswith(b"\xff\xd9")
 
 
-def _detect_video(predictor, path: Path, out_file: Path, results: DetectResults, conf, iou, max_det) -> None:
+def _detect_video(predictor, path: Path, key: str, out_file: Path, results: DetectResults, conf, iou,
+                  max_det) -> None:
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
-        results.unreadable.append((path.name, "not a readable video (OpenCV cannot open it)"))
+        results.unreadable.append((key, "not a readable video (OpenCV cannot open it)"))
         return
     fps = cap.get(cv2.CAP_PROP_FPS) or 25
     writer, frame_i = None, 0
@@ -145,16 +195,16 @@ def _detect_video(predictor, path: Path, out_file: Path, results: DetectResults,
                 writer = cv2.VideoWriter(str(out_file), cv2.VideoWriter_fourcc(*"mp4v"), fps,
                                          (frame.shape[1], frame.shape[0]))
             writer.write(draw(frame, dets))
-            results[f"{path.name}#{frame_i}"] = [d.as_dict() for d in dets]
+            results[f"{key}#{frame_i}"] = [d.as_dict() for d in dets]
             frame_i += 1
     finally:
         cap.release()
         if writer is not None:
             writer.release()
     if frame_i == 0:
-        results.unreadable.append((path.name, "no frame could be read (not a video, or an empty one)"))
+        results.unreadable.append((key, "no frame could be read (not a video, or an empty one)"))
     else:
-        results.outputs[path.name] = out_file
+        results.outputs[key] = out_file
 
 
 def run_detect(predictor: Predictor, source: str, out_dir: str | Path, conf=0.25, iou=0.45, max_det=300,
@@ -168,24 +218,30 @@ def run_detect(predictor: Predictor, source: str, out_dir: str | Path, conf=0.25
     probability(iou, "IoU threshold (iou)")
     int_in(max_det, "max detections (max_det)", 1, 100_000)
     out_dir = output_dir(out_dir, "detect output folder")
-    paths = list_sources(source)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stems = _output_stems(paths)
     results = DetectResults()
+    paths = list_sources(source, results.skipped)
+    check_not_an_input_folder(out_dir, paths)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    keys = _input_keys(paths)
+    stems = _output_stems(keys)
     for path in tqdm(paths, desc="detect", disable=not progress):
+        key = keys[path]
         if path.suffix.lower() in VIDEO_SUFFIXES:
-            _detect_video(predictor, path, out_dir / f"{stems[path]}.mp4", results, conf, iou, max_det)
+            _detect_video(predictor, path, key, out_dir / f"{stems[path]}.mp4", results, conf, iou, max_det)
             continue
         image = cv2.imread(str(path))
         if image is None:
-            results.unreadable.append((path.name, "not a readable image (OpenCV cannot decode it)"))
+            results.unreadable.append((key, "not a readable image (OpenCV cannot decode it)"))
             continue
+        if truncated_jpeg(path):
+            results.damaged.append((key, "a truncated JPEG (no end-of-image marker; the rest decodes as grey)"))
         dets = predictor(image, conf, iou, max_det)
-        results.outputs[path.name] = out_dir / f"{stems[path]}.jpg"
-        cv2.imwrite(str(results.outputs[path.name]), draw(image, dets))
+        results.outputs[key] = out_dir / f"{stems[path]}.jpg"
+        cv2.imwrite(str(results.outputs[key]), draw(image, dets))
         (out_dir / f"{stems[path]}.txt").write_text(
             "".join(f"{d.cls} {d.score:.5f} {d.box[0]:.2f} {d.box[1]:.2f} {d.box[2]:.2f} {d.box[3]:.2f}\n" for d in dets))
-        results[path.name] = [d.as_dict() for d in dets]
+        results[key] = [d.as_dict() for d in dets]
     (out_dir / "detections.json").write_text(json.dumps(
-        {"detections": results, "unreadable": dict(results.unreadable)}, indent=1))
+        {"detections": results, "unreadable": dict(results.unreadable), "damaged": dict(results.damaged),
+         "not_read": results.skipped}, indent=1))
     return results

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from .models import Model
-from .checks import output_dir
+from .checks import not_an_input, output_dir
 from .errors import WeightsError
 from .export.onnx import max_error
 from .files import write_text_atomic
@@ -47,6 +47,8 @@ def import_checkpoint(path: str | Path, out_dir: str | Path, name: str | None = 
     path = Path(path)
     out = output_dir(out_dir, "import output folder")
     name = name or path.stem
+    for suffix in (".cfg", ".pt"):
+        not_an_input(out / f"{name}{suffix}", [path], "import output")
     pickled = read_pickled_model(path)
     if not isinstance(pickled.yaml, dict):
         raise WeightsError(f"{path}: the pickled model carries no model YAML ('yaml' attribute), so its "

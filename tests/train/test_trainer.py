@@ -61,6 +61,62 @@ def test_resume_after_kill_gives_the_same_weights(data, tmp_path):
         assert torch.equal(a["model_train"][key], b["model_train"][key]), key
 
 
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def killed_run(data, tmp_path_factory):
+    """A run stopped in its second epoch: its folder, with weights/last.pt from epoch 0."""
+    project = tmp_path_factory.mktemp("killed")
+    return Path(Trainer(options(data, project, epochs=2, max_steps=4)).train()["save_dir"])
+
+
+def test_resume_a_moved_run_writes_where_the_checkpoint_is(killed_run, tmp_path):
+    """The run folder was renamed and another run took its old name: resuming the moved checkpoint
+    continues in the moved folder and leaves the other run byte for byte as it was."""
+    import shutil
+
+    moved = tmp_path / "moved"
+    shutil.copytree(killed_run, moved)
+    squatter = tmp_path / "squatter"
+    shutil.copytree(killed_run, squatter)
+    ckpt = read_torch_file(moved / "weights" / "last.pt")
+    ckpt["save_dir"] = str(squatter)  # as if the run had been recorded there and then renamed
+    torch.save(ckpt, moved / "weights" / "last.pt")
+    before = _snapshot(squatter)
+    result = Trainer(TrainOptions(resume=str(moved / "weights" / "last.pt"), workers=0, progress=False)).train()
+    assert Path(result["save_dir"]) == moved.resolve() and read_torch_file(moved / "weights" / "last.pt")["epoch"] == 1
+    assert _snapshot(squatter) == before
+
+
+def test_resume_a_copied_checkpoint_claims_a_new_folder(killed_run, tmp_path, capsys):
+    copy = tmp_path / "elsewhere" / "last.pt"
+    copy.parent.mkdir()
+    copy.write_bytes((killed_run / "weights" / "last.pt").read_bytes())
+    before = _snapshot(killed_run)
+    result = api_train_resume(copy)
+    assert Path(result.save_dir) != killed_run and Path(result.save_dir).parent == killed_run.parent
+    assert _snapshot(killed_run) == before and "not inside a run's weights/ folder" in capsys.readouterr().out
+
+
+def api_train_resume(path):
+    from yolor_cfg import api
+
+    return api.train(resume=str(path), workers=0, progress=False)
+
+
+def test_bare_resume_takes_the_newest_run(killed_run, tmp_path, monkeypatch, capsys):
+    """``train --resume`` with no path (argparse runs the type check on the const value too)."""
+    import shutil
+
+    shutil.copytree(killed_run, tmp_path / "runs" / "train" / "run")
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--resume", "--workers", "0"]) == 0
+    assert "resuming" in capsys.readouterr().out
+    assert read_torch_file(tmp_path / "runs" / "train" / "run" / "weights" / "last.pt")["epoch"] == 1
+
+
 def test_nan_loss_stops_with_the_step_and_keeps_last_good_checkpoint(data, tmp_path, monkeypatch):
     first = Trainer(options(data, tmp_path, max_steps=4)).train()  # killed in epoch 2
     last = Path(first["save_dir"]) / "weights" / "last.pt"

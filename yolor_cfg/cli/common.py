@@ -65,6 +65,11 @@ def existing_file(what: str = "file"):
     return _checked(str, lambda v: str(checks.existing_file(v, what)))
 
 
+def existing_file_or_auto(what: str = "file"):
+    """An existing file, or the word ``auto`` (argparse also runs a type on an option's ``const``)."""
+    return _checked(str, lambda v: v if v == "auto" else str(checks.existing_file(v, what)))
+
+
 def existing_path(what: str = "file"):
     return _checked(str, lambda v: str(checks.existing_path(v, what)))
 

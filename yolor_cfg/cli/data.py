@@ -1,6 +1,10 @@
 """``yolor-cfg data synth``: write the built-in synthetic dataset."""
 from __future__ import annotations
 
+from pathlib import Path
+
+from ..checks import UsageError
+from ..files import atomic_dir
 from ..train.synth import build_synth
 from .common import count, output_dir, square_img
 
@@ -17,6 +21,13 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    data = build_synth(args.out, args.n_train, args.n_val, args.img, args.seed)
-    print(f"wrote {data}")
+    out = Path(args.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UsageError(f"--out {out}: exists and is not empty; data synth writes a whole new dataset and never "
+                         "mixes it into another one: give a new folder")
+    with atomic_dir(out) as tmp:
+        build_synth(tmp, args.n_train, args.n_val, args.img, args.seed)
+        yaml = tmp / "data.yaml"
+        yaml.write_text(yaml.read_text().replace(str(tmp.resolve()), str(out.resolve())))
+    print(f"wrote {out / 'data.yaml'}")
     return 0

@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 
 from .. import api
-from .common import batch_size, count, data_spec, device, existing_file, output_dir, square_img
+from .common import (batch_size, count, data_spec, device, existing_file, existing_file_or_auto, output_dir,
+                     square_img)
 
 
 def add_parser(sub):
@@ -22,8 +23,8 @@ def add_parser(sub):
     p.add_argument("--project", default="runs/train", type=output_dir("project folder"))
     p.add_argument("--name", default="exp")
     p.add_argument("--exist-ok", action="store_true")
-    p.add_argument("--resume", nargs="?", const="auto", type=existing_file("--resume checkpoint"),
-                   help="resume the last run (or the given last.pt)")
+    p.add_argument("--resume", nargs="?", const="auto", type=existing_file_or_auto("--resume checkpoint"),
+                   help="resume the newest run under --project (or the given last.pt)")
     p.add_argument("--seed", type=count(0), default=0)
     p.add_argument("--deterministic", action="store_true", help="deterministic algorithms, no bf16 (repeatable runs)")
     p.add_argument("--adam", action="store_true")

@@ -201,7 +201,7 @@ class Trainer:
         if resume_ckpt is not None:
             self.hyp = dict(resume_ckpt["hyp"])
         # a new run's folder is claimed once data and model are known to be good (see train)
-        self.save_dir = Path(resume_ckpt["save_dir"]) if resume_ckpt is not None else None
+        self.save_dir = self._resumed_run_dir(resume_ckpt) if resume_ckpt is not None else None
 
     # ---- setup ----
     def _select_device(self) -> torch.device:
@@ -233,7 +233,25 @@ class Trainer:
         ckpt = read_torch_file(path)
         if not isinstance(ckpt, dict) or "train_options" not in ckpt:
             raise TrainingError(f"{path}: not a training checkpoint (it has no optimizer/epoch state to resume)")
+        self.resume_path = path
         return ckpt
+
+    def _resumed_run_dir(self, ckpt: dict) -> Path | None:
+        """The folder a resumed run writes to: the run folder the checkpoint sits in (RUN/weights/last.pt),
+        wherever the run was moved; None (a new folder claimed like a new run's) for a checkpoint outside
+        one, so that a copy never writes into the folder it was copied from."""
+        path = self.resume_path.resolve()
+        recorded = Path(ckpt["save_dir"])
+        if path.parent.name == "weights":
+            own = path.parent.parent
+            if own != recorded.resolve() and self.main:
+                print(f"resume: the run was recorded in {recorded}; continuing in {own}, where its checkpoint is")
+            return own
+        self.opt.exist_ok = False
+        if self.main:
+            print(f"resume: {self.resume_path} is not inside a run's weights/ folder; continuing in a new run folder "
+                  f"under {self.opt.project}")
+        return None
 
     def _model(self):
         opt = self.opt
