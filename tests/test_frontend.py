@@ -45,6 +45,8 @@ def test_empty_and_binary_text():
         parse_text("  \n\n# only a comment\n".replace("# only a comment", ""), "e.cfg")
     with pytest.raises(CfgError, match="binary file"):
         parse_text("[net]\n\x00\x01", "b.cfg")
+    with pytest.raises(CfgError, match=r"c.cfg:1:1: error: no sections, only comments"):
+        parse_text("# Testing\n; another\n", "c.cfg")
 
 
 def test_error_shows_source_line_with_caret():

@@ -162,3 +162,12 @@ def test_darknet_corpus_compiles_with_darknet_semantics_and_runs(cfg):
         out = model(torch.rand(1, net.channels, net.height, net.width))
     out = out[0] if isinstance(out, tuple) else out
     assert torch.isfinite(out).all()
+
+
+def test_a_layer_reading_a_head_is_refused(write_cfg):
+    """A section after the last [yolo] that reads it passed check and then broke export: refused here."""
+    head = ("[convolutional]\nfilters=21\nsize=1\nactivation=linear\n"
+            "[yolo]\nmask=0,1,2\nanchors=10,13,16,30,33,23,30,61,62,45\nclasses=2\nnum=5\n")
+    [(line, col, msg)] = errors_of(write_cfg, head + "[maxpool]\nsize=2\nstride=2\n")
+    assert (line, col) == (14, 1) and "reads layer 1 [yolo], a detection head" in msg and "layer 0" in msg
+    load_graph(write_cfg(HEADER + head + "[route]\nlayers=-2\n"))  # reading around the head is fine

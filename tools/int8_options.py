@@ -1,4 +1,4 @@
-"""Benchmark: onnxruntime INT8 options measured on one model, for the README's "INT8 options" table.
+"""Benchmark: onnxruntime INT8 options measured on one model, for docs/int8.md's options table.
 
     python tools/int8_options.py [--weights runs/demo/weights/best.pt] [--calib 300]
 

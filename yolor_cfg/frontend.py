@@ -119,6 +119,9 @@ def parse_text(text: str, path: str = "<string>") -> CfgSource:
         sections[-1].options.append(RawOption(str(key_tok), value, key_loc, value_loc))
     if errors:
         raise CfgError(errors)
+    if not sections:
+        raise CfgError([Diagnostic(SourceLoc(path, 1, 1), "no sections, only comments: a cfg needs a [net] section "
+                                                           "and layers")])
     return CfgSource(path, text, sections)
 
 

@@ -203,6 +203,13 @@ def _resolve_inputs(nodes: list[Node], sink: DiagnosticSink) -> None:
                 inputs.append(absolute)
                 continue
             node.broken = True
+        for absolute in inputs:
+            source = nodes[absolute] if absolute >= 0 else None  # -1: the network's input
+            if source is not None and not source.broken and source.spec.is_head:
+                sink.error(node.loc, f"[{node.kind}] (layer {node.index}) reads layer {absolute} [{source.kind}], a "
+                                     "detection head: a head's output is detections, not a feature map; read the "
+                                     f"layer before it (layer {absolute - 1}) or move this section above the head")
+                node.broken = True
         node.inputs = inputs
 
 

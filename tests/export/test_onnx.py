@@ -81,6 +81,7 @@ def test_parity_failure_exits_nonzero(tmp_path, capsys):
     cfg = shared_path("conformance", "all_layers.cfg")
     code = main(["export", "--cfg", str(cfg), "--out", str(tmp_path / "m.onnx"), "--tolerance", "0"])
     assert code == 1 and "parity FAILED" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())  # written only once it matches PyTorch
 
 
 def test_cli_export_and_verify(tmp_path, capsys):
@@ -112,3 +113,15 @@ def test_verify_names_first_diverging_layer(tmp_path):
     onnx.save(proto, str(path))
     with pytest.raises(ExportError, match=r"first divergence: layer 14 \[convolutional\] at .*all_layers.cfg:96"):
         verify_onnx(model, path)
+
+
+def test_one_channel_cfg_exports(tmp_path):
+    """Darknet's own go.test.cfg style: channels=1 (the exporter used to build 3-channel inputs)."""
+    cfg = tmp_path / "gray.cfg"
+    cfg.write_text("[net]\nwidth=32\nheight=32\nchannels=1\n[convolutional]\nfilters=8\nsize=3\nstride=2\npad=1\n"
+                   "activation=leaky\n[convolutional]\nfilters=21\nsize=1\nactivation=linear\n"
+                   "[yolo]\nmask=0,1,2\nanchors=10,13,16,30,33,23\nclasses=2\nnum=3\n")
+    out = tmp_path / "gray.onnx"
+    assert main(["export", "--cfg", str(cfg), "--out", str(out)]) == 0
+    assert onnx.load(str(out)).graph.input[0].type.tensor_type.shape.dim[1].dim_value == 1
+

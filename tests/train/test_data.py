@@ -1,5 +1,6 @@
 """Datasets: checks and skips bad entries, caches labels, deterministic synthesis and augmentation."""
 import json
+import re
 
 import cv2
 import numpy as np
@@ -42,7 +43,8 @@ def test_corrupt_entries_are_skipped_and_listed(tmp_path):
     assert reasons == {"train_00000.png": "corrupt or unreadable image", "train_00001.png": "empty image file",
                        "train_00002.png": "box out of range (values must be normalised to 0-1, sizes > 0)",
                        "train_00003.png": "unknown class 7 (nc=3)",
-                       "train_00004.png": "unreadable label file (expected rows: class cx cy w h)"}
+                       "train_00004.png": f"{labels / 'train_00004.txt'}:1: 3 values; a label row is class cx cy w h "
+                                          "(5 values; segmentation polygons are not read)"}
     assert "5 skipped" in index.summary() and "train_00003.png: unknown class 7" in index.summary()
     cached = build_index(DataConfig.load(root / "data.yaml"), "train")  # from the cache
     assert cached.images == index.images and len(cached.skipped) == 5
@@ -82,3 +84,50 @@ def test_mixup_blends_two_mosaics(tmp_path):
     plain = DetectionDataset(index, 64, augment=True, hyp=hyp, seed=0)[0]
     mixed = DetectionDataset(index, 64, augment=True, hyp=hyp | {"mixup": 1.0}, seed=0)[0]
     assert len(mixed[1]) >= len(plain[1]) and not (mixed[0] == plain[0]).all()
+
+
+def test_label_rows_are_read_line_by_line(tmp_path):
+    """A 6-column row was reshaped into 5-column garbage ('unknown class 0'); now its line is named."""
+    root = tmp_path / "ds"
+    build_synth(root, n_train=3, n_val=1, img=64, seed=0)
+    labels = root / "labels" / "train"
+    (labels / "train_00000.txt").write_text("0 0.5 0.5 0.2 0.2 0.9\n" * 5)  # 30 values: 6 rows of 5 before
+    (labels / "train_00001.txt").write_text("0 0.5 0.5 0.2 0.2\n1 0.5 0.5 0.x 0.2\n")
+    index = build_index(DataConfig.load(root / "data.yaml"), "train", cache=False)
+    reasons = {p.file.split("/")[-1]: p.reason for p in index.skipped}
+    assert reasons["train_00000.png"].endswith("train_00000.txt:1: 6 values; a label row is class cx cy w h "
+                                               "(5 values; segmentation polygons are not read)")
+    assert reasons["train_00001.png"].endswith("train_00001.txt:2: not numbers: 1 0.5 0.5 0.x 0.2")
+
+
+def test_a_split_may_list_several_sources(tmp_path, synth):
+    """train: [dirA, dirB], as other YOLO trainers accept; and a relative path: is the yaml's folder's."""
+    root = synth.parent
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "d.yaml").write_text(yaml.safe_dump({
+        "path": "..", "train": [str(root / "images" / "train"), str(root / "images" / "val")],
+        "val": str(root / "images" / "val"), "nc": 3}))
+    data = DataConfig.load(tmp_path / "sub" / "d.yaml")
+    assert data.root == tmp_path / "sub" / ".."
+    assert len(build_index(data, "train").images) == 12 + 4
+    (tmp_path / "e.yaml").write_text(yaml.safe_dump({"train": [], "val": "x", "nc": 3}))
+    with pytest.raises(DataError, match="an empty list"):
+        build_index(DataConfig.load(tmp_path / "e.yaml"), "train")
+    (tmp_path / "f.yaml").write_text(yaml.safe_dump({"train": [3], "val": "x", "nc": 3}))
+    with pytest.raises(DataError, match="3 is not a folder"):
+        build_index(DataConfig.load(tmp_path / "f.yaml"), "train")
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"images": [', "not valid JSON at line 1, column 13: Expecting value (the file looks cut short)"),
+    ('[1, 2]', "the top level is a list"),
+    ('{"images": [], "categories": []}', "no 'annotations' list"),
+    ('{"images": [{"id": 1, "file_name": "a.png"}], "annotations": [], "categories": []}',
+     "images[0] (a.png): width and height must be positive numbers, got None x None"),
+    ('{"images": [], "annotations": [{"image_id": 1, "category_id": 0, "bbox": [1, 2]}], "categories": []}',
+     "annotations[0]: bbox must be [x, y, width, height], got [1, 2]"),
+])
+def test_coco_json_problems_are_named(tmp_path, synth, text, message):
+    (tmp_path / "bad.json").write_text(text)
+    with pytest.raises(DataError, match=re.escape(message)):
+        index_coco(synth.parent / "images" / "val", tmp_path / "bad.json", 3)

@@ -158,7 +158,7 @@ def _onnx_nodes(graph) -> list[GraphNode]:
             for node in graph.node]
 
 
-CALIBRATION_CHUNK = 8  # calibration images whose activations are held at once
+CALIBRATION_CHUNK = 2  # calibration images whose activations are held at once
 
 
 class _Reader:
@@ -202,10 +202,9 @@ class OnnxQuantOptions:
       VPMADDUBSW, which adds two 8-bit products into 16 bits and saturates (tools/int8_saturation.py
       counts it on our models: the first convolution, reading image pixels, saturates); 7-bit weights
       cannot. ``weights="u8"`` takes another kernel (no saturation) at full range, but slower.
-    - ``calibration``: min-max with VNNI; with 7-bit weights percentile (99.999%), which gave back most
-      of what the lost weight bit cost on the demo's model (-0.93 instead of -1.65 mAP@0.5 points).
-      ``entropy`` is offered but, through ``quantize_static``, gets 128 histogram bins for 128
-      quantized bins, so it equals min-max (measured)."""
+    - ``calibration``: min-max with VNNI; with 7-bit weights percentile (99.999%), which gave back
+      about half of what the lost weight bit cost on the demo's model (-0.80 instead of -1.65 points).
+      ``entropy`` is offered; it measured between the two (docs/int8.md)."""
     calibration: str | None = None
     weights: str = "s8"
     reduce_range: bool | None = None

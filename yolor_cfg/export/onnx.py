@@ -180,7 +180,7 @@ def parity(reference, run, opts: ExportOptions, size: tuple[int, int]) -> list[t
     gen = torch.Generator().manual_seed(0)
     results = []
     for b in [1, 3] if (opts.dynamic or opts.dynamic_hw) else [opts.batch]:
-        xb = torch.rand(b, 3, *size, generator=gen)
+        xb = torch.rand(b, reference.graph.net.channels, *size, generator=gen)
         with torch.no_grad():
             ref = reference(xb)
         refs = [ref[0]] if isinstance(ref, tuple) and not opts.raw else (list(ref[1]) if isinstance(ref, tuple) else [ref])
@@ -206,7 +206,7 @@ def export_onnx(model, out: str | Path, opts: ExportOptions | None = None) -> Ex
     exported = reference.fuse() if opts.fuse else reference
     size = opts.img_size or (model.graph.net.height, model.graph.net.width)
     exported = exported.to(torch.float16 if opts.half else torch.float32)
-    x = torch.rand(opts.batch, 3, *size, dtype=torch.float16 if opts.half else torch.float32)
+    x = torch.rand(opts.batch, model.graph.net.channels, *size, dtype=torch.float16 if opts.half else torch.float32)
     taps = _tap_layers(exported, x)
     main_names = _output_names(exported, opts)
     proto = _trace(exported, opts, x, main_names, taps)
@@ -219,8 +219,6 @@ def export_onnx(model, out: str | Path, opts: ExportOptions | None = None) -> Ex
     for key, value in _metadata(model, exported, opts, size, taps).items():
         proto.metadata_props.append(onnx.StringStringEntryProto(key=key, value=value))
     onnx.checker.check_model(proto, full_check=True)
-    with atomic_path(out) as tmp:
-        onnx.save(proto, str(tmp))
     tol = opts.tolerance if opts.tolerance is not None else (1e-2 if opts.half else 1e-4)
     ops: dict[str, int] = {}
     for nd in proto.graph.node:
@@ -228,7 +226,9 @@ def export_onnx(model, out: str | Path, opts: ExportOptions | None = None) -> Ex
     report = ExportReport(str(out), exported.fuse_report.summary() if opts.fuse else "",
                           parity(reference, _onnxruntime_run(pre_nms, opts, main_names), opts, size), tol, ops)
     if any(err > tol for _, err in report.parity):
-        raise ExportError(report.format() + f"\nparity FAILED: error above {tol:g}")
+        raise ExportError(report.format() + f"\nparity FAILED: error above {tol:g}; nothing written")
+    with atomic_path(out) as tmp:  # written only once it is known to compute what PyTorch computes
+        onnx.save(proto, str(tmp))
     return report
 
 
@@ -250,7 +250,7 @@ def verify_onnx(model, onnx_path: str | Path, tolerance: float = 1e-4, img_size=
     for name in layer_outputs:
         proto.graph.output.append(onnx.ValueInfoProto(name=name))
     session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
-    x = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(0))
+    x = torch.rand(1, model.graph.net.channels, h, w, generator=torch.Generator().manual_seed(0))
     names = list(layer_outputs)
     got = session.run(names, {inp.name: x.half().numpy() if is_half else x.numpy()})
     with torch.no_grad():

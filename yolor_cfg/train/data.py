@@ -74,6 +74,8 @@ class DataConfig:
             raise DataError(f"{path}: nc must be a whole number of classes (1 or more), got {nc!r}")
         names = _class_names(raw.get("names"), nc, path)
         root = Path(raw.get("path") or path.parent)
+        if not root.is_absolute():
+            root = path.parent / root  # relative to the yaml, wherever the command runs
         coco = raw.get("val_coco")
         return cls(root, raw["train"], raw["val"], nc, names, root / coco if coco else None)
 
@@ -159,6 +161,28 @@ def _check_rows(rows: np.ndarray, nc: int) -> str | None:
     return None
 
 
+def _read_label_rows(label_file: Path) -> tuple[np.ndarray, str | None]:
+    """The rows of a YOLO label file, or the reason it cannot be used (naming the line)."""
+    try:
+        text = label_file.read_text()
+    except (OSError, UnicodeDecodeError):
+        return np.zeros((0, 5), np.float32), f"{label_file}: not a readable text label file"
+    rows = []
+    for number, line in enumerate(text.splitlines(), 1):
+        values = line.split()
+        if not values:
+            continue
+        if len(values) != 5:
+            return np.zeros((0, 5), np.float32), (
+                f"{label_file}:{number}: {len(values)} values; a label row is class cx cy w h (5 values; "
+                "segmentation polygons are not read)")
+        try:
+            rows.append([float(v) for v in values])
+        except ValueError:
+            return np.zeros((0, 5), np.float32), f"{label_file}:{number}: not numbers: {line.strip()[:60]}"
+    return np.array(rows, dtype=np.float32).reshape(-1, 5), None
+
+
 def _fingerprint(paths: list[Path]) -> str:
     h = hashlib.sha256()
     for p in paths:
@@ -191,13 +215,8 @@ def index_yolo(source: Path, nc: int, cache: bool = True) -> LabelIndex:
         label_file = _label_path(img)
         rows = np.zeros((0, 5), dtype=np.float32)
         if problem is None and label_file.exists():
-            try:
-                text = label_file.read_text()
-                rows = np.array([[float(v) for v in line.split()] for line in text.splitlines() if line.strip()],
-                                dtype=np.float32).reshape(-1, 5) if text.strip() else rows
-                problem = _check_rows(rows, nc)
-            except (ValueError, UnicodeDecodeError):
-                problem = "unreadable label file (expected rows: class cx cy w h)"
+            rows, problem = _read_label_rows(label_file)
+            problem = problem or _check_rows(rows, nc)
         elif problem is None:
             index.notes.append(Problem(str(img), "no label file: used as a background image"))
         if problem:
@@ -219,7 +238,7 @@ def index_yolo(source: Path, nc: int, cache: bool = True) -> LabelIndex:
 
 def index_coco(images_dir: Path, annotations: Path, nc: int) -> tuple[LabelIndex, dict[int, int]]:
     """COCO json -> LabelIndex; returns also the map from COCO category id to our class index."""
-    data = json.loads(annotations.read_text())
+    data = load_coco_json(annotations)
     cats = sorted(c["id"] for c in data.get("categories", []))
     cat_to_cls = {c: i for i, c in enumerate(cats)}
     if len(cats) > nc:
@@ -251,11 +270,66 @@ def index_coco(images_dir: Path, annotations: Path, nc: int) -> tuple[LabelIndex
     return index, cat_to_cls
 
 
+def _problems_in_coco(data) -> list[str]:
+    if not isinstance(data, dict):
+        return [f"the top level is a {type(data).__name__}; a COCO file is an object with images, annotations "
+                "and categories"]
+    problems = [f"no '{key}' list" for key in ("images", "annotations", "categories")
+                if not isinstance(data.get(key), list)]
+    for k, img in enumerate(data.get("images") or []):
+        if not isinstance(img, dict) or not {"id", "file_name"} <= set(img):
+            problems.append(f"images[{k}] needs id and file_name")
+        elif not all(isinstance(img.get(d), (int, float)) and img.get(d) > 0 for d in ("width", "height")):
+            problems.append(f"images[{k}] ({img['file_name']}): width and height must be positive numbers, got "
+                            f"{img.get('width')!r} x {img.get('height')!r}")
+    for k, ann in enumerate(data.get("annotations") or []):
+        bbox = ann.get("bbox") if isinstance(ann, dict) else None
+        if not isinstance(ann, dict) or not {"image_id", "category_id"} <= set(ann):
+            problems.append(f"annotations[{k}] needs image_id, category_id and bbox")
+        elif not (isinstance(bbox, list) and len(bbox) == 4 and all(isinstance(v, (int, float)) for v in bbox)):
+            problems.append(f"annotations[{k}]: bbox must be [x, y, width, height], got {bbox!r}")
+    for k, cat in enumerate(data.get("categories") or []):
+        if not isinstance(cat, dict) or "id" not in cat:
+            problems.append(f"categories[{k}] needs an id")
+    return problems
+
+
+def load_coco_json(path: Path) -> dict:
+    """A COCO detection file, checked: DataError naming the file and every problem (the first 10)."""
+    try:
+        data = json.loads(read_text(path, "COCO annotations"))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+                        + (" (the file looks cut short)" if exc.pos >= len(exc.doc.rstrip()) else "")) from None
+    problems = _problems_in_coco(data)
+    if problems:
+        more = f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
+        raise DataError(f"{path}: not a usable COCO detection file:\n  " + "\n  ".join(problems[:10]) + more)
+    return data
+
+
 def build_index(cfg: DataConfig, split: str, cache: bool = True) -> LabelIndex:
+    """The split's images and labels; a split may be one source or a list of them (folders, .txt lists,
+    COCO {images, annotations} mappings), indexed in order."""
     source = getattr(cfg, split)
-    if isinstance(source, dict):
-        return index_coco(cfg.resolve(source["images"]), cfg.resolve(source["annotations"]), cfg.nc)[0]
-    return index_yolo(cfg.resolve(source), cfg.nc, cache)
+    sources = source if isinstance(source, list) else [source]
+    if not sources:
+        raise DataError(f"{split}: an empty list; give a folder, a .txt list or a COCO mapping")
+    merged = LabelIndex([], [])
+    for item in sources:
+        if isinstance(item, dict):
+            if not {"images", "annotations"} <= set(item):
+                raise DataError(f"{split}: a COCO source is a mapping with images (a folder) and annotations (a json)")
+            index = index_coco(cfg.resolve(item["images"]), cfg.resolve(item["annotations"]), cfg.nc)[0]
+        elif isinstance(item, (str, Path)):
+            index = index_yolo(cfg.resolve(item), cfg.nc, cache)
+        else:
+            raise DataError(f"{split}: {item!r} is not a folder, .txt list or COCO mapping")
+        merged.images += index.images
+        merged.labels += index.labels
+        merged.skipped += index.skipped
+        merged.notes += index.notes
+    return merged
 
 
 class DetectionDataset(torch.utils.data.Dataset):
