@@ -170,3 +170,20 @@ def test_detect_says_what_it_did_not_read(tmp_path):
     assert "damaged input, detected on what decodes: cut.jpg: a truncated JPEG" in text
     saved = json.loads((tmp_path / "out" / "detections.json").read_text())
     assert "cut.jpg" in saved["damaged"] and len(saved["not_read"]) == 2
+
+
+def test_detect_says_when_an_nms_export_cannot_apply_lower_thresholds(tmp_path, capsys):
+    from .deploy_support import CFG, TRAINED
+
+    out = tmp_path / "nms.onnx"
+    assert main(["export", "--cfg", CFG, "--weights", str(TRAINED), "--out", str(out), "--nms", "--conf", "0.3"]) == 0
+    (tmp_path / "src").mkdir()
+    _red_image(tmp_path / "src" / "a.jpg")
+    capsys.readouterr()
+    assert main(["detect", "--weights", str(out), "--source", str(tmp_path / "src"), "--out", str(tmp_path / "o"),
+                 "--conf", "0.05"]) == 0
+    text = capsys.readouterr().out
+    assert "note: this model was exported with --nms" in text and "--conf 0.05 (the export's is 0.3)" in text
+    assert main(["detect", "--weights", str(out), "--source", str(tmp_path / "src"), "--out", str(tmp_path / "p"),
+                 "--conf", "0.5"]) == 0
+    assert "note:" not in capsys.readouterr().out

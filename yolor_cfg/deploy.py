@@ -178,7 +178,7 @@ def _check_int8(model, out, fmt: str, opts: ExportOptions, calib: int, max_drop:
         raise checks.UsageError(f"--int8 needs a square input size (the guard letterboxes the val split to one); got "
                                 f"{size[0]}x{size[1]}")
     if fmt == "onnx":
-        checks.output_file(out, "INT8 output")
+        checks.output_file(out, "INT8 output", (".onnx",))
     else:
         check_output_folder(out)
     return size

@@ -53,6 +53,20 @@ class Predictor:
             raise UsageError(f"this {self.runtime.kind} model takes {self.size[0]}x{self.size[1]} inputs, not "
                              f"{wanted[0]}x{wanted[1]}; leave out --img or export at that size")
 
+    def threshold_note(self, conf: float, iou: float, max_det: int) -> str | None:
+        """What an export with in-graph NMS cannot do for these thresholds (it applied its own)."""
+        baked = self.runtime.info.nms_thresholds
+        if not baked:
+            return None
+        looser = [f"--{k.replace('_', '-')} {v} (the export's is {baked[k]})"
+                  for k, v in (("conf", conf), ("iou", iou), ("max_det", max_det))
+                  if (v < baked[k] if k == "conf" else v > baked[k])]
+        if not looser:
+            return None
+        return (f"this model was exported with --nms, so its own thresholds were applied inside the graph: "
+                f"{', '.join(looser)} cannot find more; export again with other --conf/--iou/--max-det, or "
+                "without --nms")
+
     def _name(self, c: int) -> str:
         return self.names[c] if c < len(self.names) else str(c)
 
@@ -153,6 +167,7 @@ class DetectResults(dict):
         self.outputs: dict[str, Path] = {}
         self.skipped: list[str] = []  # what a source folder held that detect did not read
         self.damaged: list[tuple[str, str]] = []  # inputs read only in part (a truncated JPEG)
+        self.notes: list[str] = []  # what the user should know about the results (thresholds not applied)
 
     def summary(self) -> str:
         n = sum(len(v) for v in self.values())
@@ -160,6 +175,8 @@ class DetectResults(dict):
         if self.unreadable:
             text += f"; {len(self.unreadable)} inputs could not be read:\n" + "\n".join(
                 f"  {name}: {why}" for name, why in self.unreadable)
+        for note in self.notes:
+            text += f"\nnote: {note}"
         for name, why in self.damaged:
             text += f"\ndamaged input, detected on what decodes: {name}: {why}"
         for line in self.skipped:
@@ -219,6 +236,9 @@ def run_detect(predictor: Predictor, source: str, out_dir: str | Path, conf=0.25
     int_in(max_det, "max detections (max_det)", 1, 100_000)
     out_dir = output_dir(out_dir, "detect output folder")
     results = DetectResults()
+    note = predictor.threshold_note(conf, iou, max_det)
+    if note:
+        results.notes.append(note)
     paths = list_sources(source, results.skipped)
     check_not_an_input_folder(out_dir, paths)
     out_dir.mkdir(parents=True, exist_ok=True)

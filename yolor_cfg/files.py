@@ -7,6 +7,8 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+from .checks import UsageError
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
@@ -48,6 +50,8 @@ def write_text_atomic(path: str | Path, text: str) -> None:
 def claim_run_dir(project: str | Path, name: str, exist_ok: bool = False) -> Path:
     """A new folder project/name (or name2, name3, ...), created here: ``mkdir`` fails when another
     run made it first, so two runs started together never share one. ``exist_ok`` reuses project/name."""
+    if not name or name in (".", "..") or "/" in name or os.sep in name:
+        raise UsageError(f"--name {name!r}: a run name is one folder name (not empty, no '/', not . or ..)")
     project = Path(project)
     project.mkdir(parents=True, exist_ok=True)
     if exist_ok:

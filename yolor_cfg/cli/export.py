@@ -26,9 +26,10 @@ def add_parser(sub):
     p.add_argument("--half", action="store_true", help="float16 weights and input")
     p.add_argument("--raw", action="store_true", help="head outputs only (no decoding)")
     p.add_argument("--nms", action="store_true", help="append ONNX NonMaxSuppression: output [N, 7]")
-    p.add_argument("--conf", type=probability(), default=0.25)
-    p.add_argument("--iou", type=probability(), default=0.45)
-    p.add_argument("--max-det", type=count(1, 100_000), default=300)
+    p.add_argument("--conf", type=probability(), default=0.25,
+                   help="--nms: score threshold built into the graph (default 0.25; detect cannot go below it)")
+    p.add_argument("--iou", type=probability(), default=0.45, help="--nms: IoU threshold built into the graph")
+    p.add_argument("--max-det", type=count(1, 100_000), default=300, help="--nms: detections per image, at most")
     p.add_argument("--tolerance", type=tolerance(), help="parity tolerance (default 1e-4; 1e-2 with --half)")
     p.add_argument("--dialect", choices=DIALECT_CHOICES)
     p.add_argument("--int8", action="store_true",

@@ -31,6 +31,20 @@ class ValResult:
         return self.metrics["AP"]
 
 
+class NoMetricError(UsageError):
+    """The val split cannot produce a metric (no images, or no labelled boxes)."""
+
+
+def check_can_score(index) -> None:
+    """NoMetricError when a split has no usable image or no labelled box: COCO mAP is undefined there
+    (pycocotools would report -1, or 0 for nothing), so no number is printed for it."""
+    if not index.images:
+        raise NoMetricError("the val split has no usable images, so no mAP can be computed:\n" + index.summary())
+    if not any(len(rows) for rows in index.labels):
+        raise NoMetricError(f"the val split's {len(index.images)} images have no labelled boxes (no label files, "
+                            "or empty ones), so no mAP can be computed; give a val split with labels")
+
+
 def run_validation(model, loader, names: list[str], gt: dict | None = None, conf: float = 0.001, iou: float = 0.65,
                    max_det: int = 300, device="cpu", out_dir: str | Path | None = None, verbose: bool = True,
                    progress: bool = True, autocast_dtype=None) -> ValResult:
@@ -44,6 +58,7 @@ def run_validation(model, loader, names: list[str], gt: dict | None = None, conf
     if out_dir is not None:
         out_dir = output_dir(out_dir, "val output folder")
     index = loader.dataset.index
+    check_can_score(index)
     gt = gt or coco_from_labels(index.images, index.labels, names)
     runtime = as_runtime(model, device, autocast_dtype)
     predictions = []
@@ -59,6 +74,10 @@ def run_validation(model, loader, names: list[str], gt: dict | None = None, conf
             for path, row in zip(paths, prediction.class_scores.numpy()):
                 image_scores[position[path]] = row
         dets = prediction.detections
+        if dets.shape[-1] - 5 != len(names):
+            raise UsageError(f"the model predicts {dets.shape[-1] - 5} classes but the data has {len(names)} (nc): "
+                             "metrics would compare unrelated class ids; validate on data with its classes, or "
+                             "retrain the model for these (train --weights W on a cfg with this classes=)")
         for det, path, (shape0, ratio, pad) in zip(non_max_suppression(dets.float(), conf, iou, max_det=max_det), paths, shapes):
             boxes = scale_boxes(det[:, :4], ratio, pad, shape0).tolist()
             for (x1, y1, x2, y2), score, cls in zip(boxes, det[:, 4].tolist(), det[:, 5].tolist()):

@@ -164,6 +164,8 @@ def _metadata(model, exported, opts: ExportOptions, size: tuple[int, int], taps:
         "layer_outputs": json.dumps({f"layer_{exported.graph.nodes[i].origin}": exported.graph.nodes[i].origin
                                      for i in taps}),
         "prediction_outputs": json.dumps(_prediction_outputs(exported, taps)),
+        **({"nms_thresholds": json.dumps({"conf": opts.conf, "iou": opts.iou, "max_det": opts.max_det})}
+           if opts.nms else {}),
     }
 
 
@@ -201,7 +203,7 @@ def export_onnx(model, out: str | Path, opts: ExportOptions | None = None) -> Ex
     """Export ``model`` to ``out`` (written atomically), then check it against PyTorch in onnxruntime."""
     opts = opts or ExportOptions()
     check_export_options(opts)
-    output_file(out, "ONNX output")
+    output_file(out, "ONNX output", (".onnx",))
     reference = model.eval().float().cpu()
     exported = reference.fuse() if opts.fuse else reference
     size = opts.img_size or (model.graph.net.height, model.graph.net.width)

@@ -27,6 +27,12 @@ class ArtifactInfo:
     anchors: list = field(default_factory=list)
     metadata: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def nms_thresholds(self) -> dict | None:
+        """{conf, iou, max_det} baked into an export with in-graph NMS (None for other artifacts)."""
+        text = self.metadata.get("nms_thresholds")
+        return json.loads(text) if text else None
+
     def take_size(self, img_size, dynamic_hw: bool) -> None:
         """Run at ``img_size`` instead of the exported size, where the artifact's height/width are dynamic."""
         if img_size is not None and dynamic_hw:

@@ -19,6 +19,28 @@ DEFAULT_HYP = {
 }
 
 
+# what each hyperparameter may be: probabilities in 0..1, fractions, non-negative gains (YOLOR's meanings)
+PROBABILITIES = ("flipud", "fliplr", "mosaic", "mixup")
+RANGES = {**{k: (0.0, 1.0) for k in PROBABILITIES}, "lrf": (0.0, 1.0), "momentum": (0.0, 1.0),
+          "warmup_momentum": (0.0, 1.0), "iou_t": (0.0, 1.0), "hsv_h": (0.0, 1.0), "hsv_s": (0.0, 1.0),
+          "hsv_v": (0.0, 1.0), "translate": (0.0, 1.0), "scale": (0.0, 1.0), "perspective": (0.0, 0.001),
+          "degrees": (0.0, 360.0), "shear": (0.0, 90.0)}
+
+
+def check_hyp(hyp: dict, source: str) -> None:
+    """UsageError naming every value outside its meaning (mosaic is a probability; gains are not negative)."""
+    bad = []
+    for key, value in hyp.items():
+        low, high = RANGES.get(key, (0.0, math.inf))
+        if key == "lr0" and value <= 0:
+            bad.append(f"lr0: {value!r} (must be > 0)")
+        elif not low <= value <= high:
+            what = "a probability" if key in PROBABILITIES else "in range"
+            bad.append(f"{key}: {value!r} ({what}: {low:g} to {high:g})")
+    if bad:
+        raise UsageError(f"{source}: {', '.join(bad)}")
+
+
 def load_hyp(path: str | Path | None) -> dict:
     """DEFAULT_HYP updated with a YOLOR-style hyp yaml; unknown keys and non-numbers are UsageErrors."""
     hyp = dict(DEFAULT_HYP)
@@ -38,4 +60,5 @@ def load_hyp(path: str | Path | None) -> dict:
         if bad:
             raise UsageError(f"{path}: hyperparameters must be numbers: {', '.join(bad)}")
         hyp.update(given)
+        check_hyp(hyp, str(path))
     return hyp

@@ -28,10 +28,10 @@ from .. import checks
 from ..errors import YolorCfgError
 from ..files import claim_run_dir
 from ..eval.coco import coco_from_labels
-from ..eval.validate import run_validation
+from ..eval.validate import check_can_score, run_validation
 from ..io.checkpoint import load_state_dict, read_torch_file, save_checkpoint
 from .data import DataConfig, DetectionDataset, build_index, collate
-from .hyp import load_hyp
+from .hyp import check_hyp, load_hyp
 from .loss import MultiLabelLoss, YoloLoss
 
 NOMINAL_BATCH = 64
@@ -198,6 +198,7 @@ class Trainer:
         self._seed(opt.seed)
         self.data = DataConfig.load(opt.data)
         self.hyp = load_hyp(opt.hyp) | dict(opt.hyp_overrides)
+        check_hyp(self.hyp, "hyperparameters")
         if resume_ckpt is not None:
             self.hyp = dict(resume_ckpt["hyp"])
         # a new run's folder is claimed once data and model are known to be good (see train)
@@ -278,6 +279,7 @@ class Trainer:
                 print(f"{split}: {idx.summary()}")
         if not train_index.images:
             raise TrainingError("no usable training images (see the skipped list above)")
+        check_can_score(val_index)  # every epoch is scored on it: refuse before the first one, not after
         self.train_set = DetectionDataset(train_index, opt.img, augment=True, hyp=self.hyp, seed=opt.seed)
         per_rank = max(opt.batch // self.world, 1)
         if self.rank >= 0:
