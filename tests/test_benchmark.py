@@ -83,3 +83,20 @@ def test_benchmark_refuses_cpu_runtimes_on_cuda_and_unknown_names():
         _check_backends(["tensorrt"], torch.device("cpu"))
     with pytest.raises(UsageError, match="run on the CPU here"):
         _check_backends(["eager", "onnxruntime-int8"], torch.device("cuda"))
+
+
+def test_benchmark_json_is_pure_json_with_nncf(capfd):
+    """NNCF prints progress bars while quantizing; with --json stdout holds the JSON alone."""
+    pytest.importorskip("openvino")
+    assert main(["benchmark", "--cfg", str(CFG / "yolor_tiny.cfg"), "--img", "64", "--backends", "eager,openvino-int8",
+                 "--repeat", "1", "--warmup", "0", "--json"]) == 0
+    out = capfd.readouterr().out
+    report = json.loads(out)
+    assert [r["backend"] for r in report["results"]] == ["eager", "openvino-int8"]
+
+
+def test_a_fraction_above_the_roofline_is_marked():
+    from yolor_cfg.benchmark import ABOVE_ROOFLINE, BackendResult, format_row
+
+    row = BackendResult("onnxruntime", "float32", 10, 9, 100, 400.0, 300.0, 400 / 300, None, None, 0.0, 0.1)
+    assert "133.3% of 300*" in format_row(row) and "Winograd" in ABOVE_ROOFLINE
