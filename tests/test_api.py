@@ -1,7 +1,9 @@
 """The Python API does what the command line does: one workflow function per command, each
 returning its result object (the README's examples, run)."""
+import numpy as np
 import pytest
 
+import yolor_cfg
 from yolor_cfg import api
 from yolor_cfg.checks import UsageError
 from yolor_cfg.train.synth import build_synth
@@ -45,3 +47,36 @@ def test_api_checks_like_the_command_line(tmp_path):
         api.train(CFG, epochs=0, project=str(tmp_path))
     with pytest.raises(UsageError, match="needs a cfg"):
         api.detect(tmp_path)
+
+
+@pytest.mark.parametrize("size, message", [
+    ("640", "img_size must be a whole number, got '640'"),
+    (640.0, "img_size must be a whole number, got 640.0"),
+    (-64, "img_size must be from 32 to 8192, got -64$"),
+    ((64, 64, 3), r"img_size is one side or \(height, width\)"),
+])
+def test_compile_checks_the_input_size(size, message):
+    from yolor_cfg.checks import UsageError
+
+    with pytest.raises(UsageError, match=message):
+        yolor_cfg.compile("cfg/yolor_tiny.cfg", img_size=size)
+
+
+def test_paths_of_the_wrong_type_are_named():
+    from yolor_cfg.checks import UsageError
+
+    with pytest.raises(UsageError, match="weights must be a path .*got int 123"):
+        api.val("cfg/yolor_tiny.cfg", weights=123)
+
+
+def test_predict_takes_grey_and_bgra_and_refuses_floats():
+    from yolor_cfg.checks import UsageError
+
+    model = yolor_cfg.compile("cfg/yolor_tiny.cfg", img_size=64)
+    bgr = np.full((64, 64, 3), 90, np.uint8)
+    same = [model.predict(x) for x in (bgr, bgr[:, :, 0], bgr[:, :, :1], np.dstack([bgr, np.full((64, 64), 255, np.uint8)]))]
+    assert all(len(d) == len(same[0]) for d in same)
+    with pytest.raises(UsageError, match="got float32; convert it"):
+        model.predict(bgr.astype(np.float32) / 255)  # used to be divided by 255 a second time
+    with pytest.raises(UsageError, match="got shape"):
+        model.predict(np.zeros((64, 64, 2), np.uint8))

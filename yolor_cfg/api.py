@@ -95,6 +95,8 @@ def _artifact_or_model(cfg, weights, img_size, device="cpu", dialect=None):
     with its weights (or a model given as it is)."""
     from .runtimes import TorchRuntime, open_artifact
 
+    if weights is not None:
+        checks.existing_path(weights, "weights")
     if weights is not None and not TorchRuntime.accepts(Path(weights)):
         return open_artifact(weights, img_size=img_size)
     if cfg is None:

@@ -2,6 +2,7 @@
 value or raises UsageError with what is wrong and what would be right."""
 from __future__ import annotations
 
+import numbers
 import os
 import re
 from pathlib import Path
@@ -19,14 +20,15 @@ class UsageError(YolorCfgError):
     """A bad argument, option value or input file."""
 
 
-def height_width(size: int | tuple[int, int]) -> tuple[int, int]:
-    """An input size as (height, width): an int means a square."""
-    return (size, size) if isinstance(size, int) else tuple(size)
+def height_width(size: int | tuple[int, int], what: str = "image size") -> tuple[int, int]:
+    """An input size as (height, width): an int means a square; anything else is a UsageError."""
+    img_size(size, what)
+    return (int(size), int(size)) if isinstance(size, numbers.Integral) else (int(size[0]), int(size[1]))
 
 
 def int_in(value, what: str, low: int = 1, high: int | None = None, why: str = "") -> int:
-    """An int in [low, high]."""
-    if isinstance(value, bool) or not isinstance(value, int):
+    """An int in [low, high] (NumPy integers too)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise UsageError(f"{what} must be a whole number, got {value!r}")
     if value < low or (high is not None and value > high):
         bound = f"from {low} to {high}" if high is not None else f"at least {low}"
@@ -36,9 +38,13 @@ def int_in(value, what: str, low: int = 1, high: int | None = None, why: str = "
 
 def img_size(value, what: str = "image size") -> int | tuple[int, int]:
     """An input size: one side or (height, width), each from 32 to MAX_IMG."""
+    if isinstance(value, (tuple, list)) and len(value) != 2:
+        raise UsageError(f"{what} is one side or (height, width), got {value!r}")
     sides = value if isinstance(value, (tuple, list)) else (value,)
     for side in sides:
-        int_in(side, what, 32, MAX_IMG, f"larger inputs need more memory than any machine has; {MAX_IMG} is the limit")
+        too_large = isinstance(side, numbers.Integral) and side > MAX_IMG
+        int_in(side, what, 32, MAX_IMG,
+               f"larger inputs need more memory than any machine has; {MAX_IMG} is the limit" if too_large else "")
     return value
 
 
@@ -55,6 +61,8 @@ def opset(value) -> int:
 
 
 def _given_path(path, what: str) -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise UsageError(f"{what} must be a path (str or pathlib.Path), got {type(path).__name__} {path!r}")
     if not str(path):
         raise UsageError(f"{what}: an empty path")
     return Path(path)

@@ -13,7 +13,7 @@ import numpy as np
 
 from .checks import UsageError, height_width, int_in, output_dir, probability
 from .eval.nms import non_max_suppression, scale_boxes
-from .images import IMAGE_SUFFIXES, letterbox
+from .images import IMAGE_SUFFIXES, as_bgr, letterbox
 from .runtimes import Runtime, TorchRuntime
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
@@ -77,6 +77,10 @@ class Predictor:
             image = cv2.imread(path)
             if image is None:
                 raise UsageError(f"{path}: cannot read image (missing, or not an image OpenCV decodes)")
+        try:
+            image = as_bgr(image)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
         padded, ratio, pad = letterbox(image, self.size, scaleup=True)
         x = np.ascontiguousarray(padded[:, :, ::-1].transpose(2, 0, 1))[None].astype(np.float32) / 255
         prediction = self.runtime(x)

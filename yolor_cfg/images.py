@@ -9,6 +9,24 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 PAD_VALUE = 114
 
 
+def as_bgr(image: np.ndarray) -> np.ndarray:
+    """An 8-bit BGR image from what cv2.imread and cameras give: H x W x 3, H x W (grey), H x W x 1,
+    H x W x 4 (BGRA); ValueError for anything else, floats included (their scale is a guess)."""
+    if not isinstance(image, np.ndarray):
+        raise ValueError(f"an image is a NumPy array (or a path), got {type(image).__name__}")
+    if image.dtype != np.uint8:
+        raise ValueError(f"an image array is uint8 BGR as cv2.imread returns it, got {image.dtype}; convert it "
+                         "(for values in 0..1: (image * 255).round().astype(np.uint8))")
+    if image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 1):
+        return cv2.cvtColor(image.reshape(image.shape[:2]), cv2.COLOR_GRAY2BGR)
+    if image.ndim == 3 and image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    if image.ndim == 3 and image.shape[2] == 3 and image.shape[0] > 0 and image.shape[1] > 0:
+        return image
+    raise ValueError(f"an image array is H x W x 3 (BGR), H x W or H x W x 1 (grey) or H x W x 4 (BGRA), "
+                     f"got shape {image.shape}")
+
+
 def letterbox(img: np.ndarray, new_shape: tuple[int, int], color=(PAD_VALUE,) * 3, scaleup: bool = True):
     """Resize keeping the aspect ratio and pad to new_shape (h, w).
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from . import checks
 from .backends.optimize import optimize
 from .backends.torch_exec import CompiledModel
 from .frontend import parse_text
@@ -52,6 +53,10 @@ def compile(cfg: str | Path, img_size: int | tuple[int, int] | None = None,
 
     img_size overrides [net] width/height (an int for square inputs, or (height, width));
     dialect is 'yolor' or 'darknet' (detected from the sections when None)."""
+    if not (isinstance(cfg, str) and "\n" in cfg):  # cfg text is taken as it is
+        checks.existing_file(cfg, "cfg")
+    if img_size is not None:
+        checks.img_size(img_size, "img_size")
     return cls(load_graph(cfg, img_size, dialect))
 
 
