@@ -98,3 +98,16 @@ def test_set_classes_rewrites_every_dependent_filters(tmp_path, capsys):
     assert all(h.options["classes"] == 3 and h.in_shapes[0].c == 24 for h in graph.heads)
     original, new = (CFG / "yolor_p6.cfg").read_text().splitlines(), out.read_text().splitlines()
     assert len(original) == len(new) and sum(a != b for a, b in zip(original, new)) == 12  # 4 classes, 8 filters
+
+
+@pytest.mark.parametrize("anchors, message", [
+    ("3", "anchors: 3 is an anchor count"),
+    ("[[10, 13, 16]]", "anchors must be one list of w,h pairs per detection level"),
+    ("[]", "anchors must be one list of w,h pairs"),
+])
+def test_yaml2cfg_names_anchors_it_cannot_use(tmp_path, capsys, anchors, message):
+    yaml_file = tmp_path / "m.yaml"
+    yaml_file.write_text(f"nc: 3\nanchors: {anchors}\nbackbone: [[-1, 1, Conv, [16, 3, 2]]]\n"
+                         "head: [[[0], 1, Detect, [nc, anchors]]]\n")
+    assert main(["yaml2cfg", str(yaml_file), str(tmp_path / "m.cfg")]) == 1
+    assert message in capsys.readouterr().err and not (tmp_path / "m.cfg").exists()

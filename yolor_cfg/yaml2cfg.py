@@ -321,6 +321,15 @@ def _check_model_yaml(spec, path: Path) -> None:
     missing = [k for k in ("nc", "anchors", "backbone", "head") if k not in spec]
     if missing:
         raise YamlError(f"{path}: a model YAML needs {', '.join(missing)} (it has {', '.join(map(str, spec)) or 'nothing'})")
+    anchors = spec["anchors"]
+    if isinstance(anchors, int) and not isinstance(anchors, bool):
+        raise YamlError(f"{path}: anchors: {anchors} is an anchor count (yolov5-style YAMLs leave the boxes to "
+                        "AutoAnchor, which computes them from the training data); a cfg needs the boxes: write "
+                        "anchors as one list of w,h pairs per detection level, e.g. [10,13, 16,30, 33,23]")
+    if not (isinstance(anchors, list) and anchors and all(
+            isinstance(row, list) and row and len(row) % 2 == 0
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in row) for row in anchors)):
+        raise YamlError(f"{path}: anchors must be one list of w,h pairs per detection level, got {anchors!r}")
 
 
 def yaml_to_cfg(yaml_path: str | Path | dict, img_size: int | None = None, name: str | None = None) -> str:

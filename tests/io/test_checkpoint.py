@@ -7,6 +7,7 @@ from yolor_cfg.errors import WeightsError
 from yolor_cfg.models import shipped_cfg
 
 from ..backends.test_torch_exec import assert_close
+from ..deploy_support import TRAINED
 from ..helpers import shared_path
 
 
@@ -47,3 +48,17 @@ def test_our_checkpoint_carries_names_into_the_model(tmp_path):
     assert again.names == ["a", "b", "c"] and yolor_cfg.load(tmp_path / "m.pt").names == ["a", "b", "c"]
     for key, value in model.state_dict().items():
         assert torch.equal(again.state_dict()[key], value), key
+
+
+def test_a_full_disk_is_an_error_not_a_traceback(tmp_path):
+    """ulimit -f as a stand-in for a full disk: the save fails cleanly and leaves nothing behind."""
+    import subprocess
+    import sys
+
+    script = ("import resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, (100000, 100000)); "
+              "from yolor_cfg.cli import main; sys.exit(main(['convert', '--cfg', 'cfg/yolor_tiny.cfg', "
+              f"'--weights', {str(TRAINED)!r}, '--out', {str(tmp_path / 'big.pt')!r}]))")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert proc.returncode == 1, proc.stderr
+    assert "cannot write" in proc.stderr and "Traceback" not in proc.stderr
+    assert not list(tmp_path.iterdir())

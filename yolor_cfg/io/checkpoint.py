@@ -201,7 +201,12 @@ def save_checkpoint(model: CompiledModel, path: str | Path, names: list[str] | N
                "cfg": graph.text, "cfg_path": graph.path, "dialect": graph.dialect.name,
                "img_size": [graph.net.height, graph.net.width], "names": list(names or []), **extra}
     with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+        try:
+            torch.save(payload, tmp)
+        except (RuntimeError, OSError) as exc:  # torch reports a short write (full disk, ulimit -f) as RuntimeError
+            reason = str(exc).splitlines()[0][:200]
+            raise WeightsError(f"cannot write {path}: {reason} (is the disk full, or a file size limit set?); "
+                               "nothing was written") from None
 
 
 def read_checkpoint(path: str | Path) -> dict:
