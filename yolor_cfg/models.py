@@ -35,10 +35,17 @@ class Model(CompiledModel):
         """The fastest correct inference model for the device: fused, then ``backends.optimize``."""
         return optimize(self.fuse(), dtype=dtype, compile=compile, channels_last=channels_last, cuda_graph=cuda_graph)
 
-    def load_weights(self, path: str | Path, partial: bool | int = False, key: str | None = None):
+    def load_weights(self, path: str | Path, partial: bool | int = False, key: str | None = None,
+                     fit_classes: bool = False):
         """Load weights, format picked from the content: a YOLOR or yolor-cfg ``.pt`` checkpoint,
-        or Darknet ``.weights`` (``partial`` loads a backbone prefix on purpose; returns a report)."""
-        return load_weights_into(self, path, key=key, partial=partial)
+        or Darknet ``.weights`` (``partial`` loads a backbone prefix on purpose; returns a report).
+        ``fit_classes``: weights trained for another class count load everywhere they fit, and the
+        class-dependent tensors that do not keep their fresh values; returns what was re-initialised."""
+        if not fit_classes:
+            return load_weights_into(self, path, key=key, partial=partial)
+        reinitialised: list[str] = []
+        load_weights_into(self, path, key=key, partial=partial, reinitialised=reinitialised)
+        return reinitialised
 
     def save_weights(self, path: str | Path, names: list[str] | None = None, **extra):
         """Write ``.weights`` (Darknet) or our ``.pt`` checkpoint, by the file's extension."""

@@ -157,3 +157,29 @@ def test_torchrun_two_processes_on_cpu(data, tmp_path):
     ckpt = read_torch_file(tmp_path / "ddp" / "weights" / "last.pt")
     assert not any(k.startswith("module.") for k in list(ckpt["model"]) + list(ckpt["model_train"]))
     yolor_cfg.load(tmp_path / "ddp" / "weights" / "last.pt")
+
+
+def test_fine_tuning_to_another_class_count(data, tmp_path, capsys):
+    """YOLOR issues #141 and #253: a 3-class checkpoint trained on for 4 classes loads every tensor that
+    fits and starts the prediction convolutions (and their implicit layers) fresh, saying which."""
+    from ..deploy_support import TRAINED
+
+    cfg4 = tmp_path / "tiny4.cfg"
+    assert main(["set-classes", str(shipped_cfg("yolor_tiny")), "4", "--out", str(cfg4)]) == 0
+    data4 = tmp_path / "data4.yaml"
+    data4.write_text(data.read_text().replace("nc: 3", "nc: 4").replace("- triangle", "- triangle\n- star"))
+    capsys.readouterr()
+    result = yolor_cfg.api.train(str(cfg4), str(data4), epochs=1, batch=8, img=64, workers=0, weights=str(TRAINED),
+                                 project=str(tmp_path / "runs"), progress=False, max_steps=1)
+    text = capsys.readouterr().out
+    assert "fine-tuning" in text and "to classes=4" in text and "class-dependent ones start fresh" in text
+    fresh = [line for line in text.splitlines() if "in the weights" in line]
+    assert fresh and all("(24, " in line and "(27, " in line for line in fresh if "Conv2d.weight" in line)
+    model = yolor_cfg.compile(cfg4, img_size=64)
+    assert model.load_weights(TRAINED, fit_classes=True)  # the Python API twin
+    reference = yolor_cfg.load(TRAINED)
+    assert torch.equal(model.state_dict()["module_list.1.Conv2d.weight"],
+                       reference.state_dict()["module_list.1.Conv2d.weight"])
+    with pytest.raises(yolor_cfg.errors.WeightsError, match="expected shape"):
+        yolor_cfg.compile(cfg4, img_size=64).load_weights(TRAINED)  # without fit_classes: exact, as before
+    assert result.save_dir.exists()

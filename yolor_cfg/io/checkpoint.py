@@ -79,11 +79,31 @@ def _strip_wrappers(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
-def load_state_dict(model: CompiledModel, state_dict: dict[str, torch.Tensor], source: str = "<state dict>"):
+def class_dependent_layers(graph) -> set[int]:
+    """The layers whose tensors' sizes follow the class count: each head's input and, back from it,
+    every layer with the same channel count (the prediction convolution and the implicit layers
+    around it), stopping where the channel count changes."""
+    layers: set[int] = set()
+    for head in graph.heads:
+        channels = graph.nodes[head.inputs[0]].shape.c
+        stack = list(head.inputs)
+        while stack:
+            i = stack.pop()
+            if i < 0 or i in layers or graph.nodes[i].shape.c != channels:
+                continue
+            layers.add(i)
+            stack.extend(graph.nodes[i].inputs)
+    return layers
+
+
+def load_state_dict(model: CompiledModel, state_dict: dict[str, torch.Tensor], source: str = "<state dict>",
+                    reinitialised: list[str] | None = None):
     """Load YOLOR-keyed tensors (``module_list.{i}.Conv2d.weight``, ...) into ``model``, exactly.
 
     Missing, unexpected and mis-shaped tensors are all reported together, each with its layer
-    index, kind and cfg line."""
+    index, kind and cfg line. With a ``reinitialised`` list (fine-tuning to another class count),
+    mis-shaped tensors of class-dependent layers keep the model's own fresh values and are named
+    in it instead; every other tensor must still fit."""
     nodes = model.graph.nodes
     if any(_PAPER_KEY.match(k) for k in state_dict) and not any("module_list." in k for k in state_dict):
         from ..yaml2cfg import YamlError, translate_state_dict
@@ -104,10 +124,14 @@ def load_state_dict(model: CompiledModel, state_dict: dict[str, torch.Tensor], s
             return f"{n.describe()} {m.group(2)}"
         return key
 
+    refit = class_dependent_layers(model.graph) if reinitialised is not None else set()
     to_load = {}
     for k, v in given.items():
+        m = STATE_KEY.match(k)
         if k not in expected:
             problems.append(f"unexpected tensor {where(k)} {tuple(v.shape)}")
+        elif expected[k].shape != v.shape and m and int(m.group(1)) in refit:
+            reinitialised.append(f"{where(k)}: {tuple(v.shape)} in the weights, {tuple(expected[k].shape)} here")
         elif expected[k].shape != v.shape:
             problems.append(f"{where(k)}: expected shape {tuple(expected[k].shape)}, found {tuple(v.shape)}")
         else:
@@ -171,9 +195,12 @@ def load_with_dialect(model: CompiledModel, evidence: Evidence | None, load):
         raise
 
 
-def load_weights_into(model: CompiledModel, path: str | Path, key: str | None = None, partial: bool | int = False):
+def load_weights_into(model: CompiledModel, path: str | Path, key: str | None = None, partial: bool | int = False,
+                      reinitialised: list[str] | None = None):
     """Load any supported weight file into ``model``: our or YOLOR's .pt, or Darknet .weights; the
-    class names of our checkpoints become ``model.names``.
+    class names of our checkpoints become ``model.names``. ``reinitialised`` (a list): fine-tuning to
+    another class count, see ``load_state_dict``; a Darknet file is then loaded up to its first
+    class-dependent layer.
 
     The file's format is dialect evidence too (see ``load_with_dialect``)."""
     existing_file(path, "weights")
@@ -182,11 +209,20 @@ def load_weights_into(model: CompiledModel, path: str | Path, key: str | None = 
 
         check_weights_file(path)  # before its format counts as dialect evidence
         evidence = Evidence("darknet", SourceLoc(str(path), 0, 0), "a Darknet .weights file")
+        if reinitialised is not None and partial is False:
+            try:
+                return load_with_dialect(model, evidence, lambda: load_darknet_weights(model, path))
+            except WeightsError:
+                partial = True  # another class count: the layers before the first head's input
+                reinitialised.append("every layer from the first head's input on (a Darknet file is one stream "
+                                     "of floats: past a layer of another size nothing lines up)")
         return load_with_dialect(model, evidence, lambda: load_darknet_weights(model, path, partial=partial))
     obj = read_torch_file(path)
     state_dict = extract_state_dict(obj, str(path), key)
     evidence = torch_weights_evidence(obj, state_dict, path)
-    report = load_with_dialect(model, evidence, lambda: load_state_dict(model, state_dict, str(path)))
+    report = load_with_dialect(model, evidence, lambda: load_state_dict(model, state_dict, str(path), reinitialised))
+    if reinitialised:
+        return report  # other classes: the file's names are not this model's
     if isinstance(obj, dict) and obj.get("format") == FORMAT and obj.get("names"):
         model.names = list(obj["names"])  # our checkpoints carry the class names: export and detect use them
     return report

@@ -261,7 +261,11 @@ class Trainer:
         else:
             model = compile_cfg(opt.cfg, img_size=opt.img)
             if opt.weights:
-                model.load_weights(opt.weights)
+                reinitialised = model.load_weights(opt.weights, fit_classes=True)
+                if reinitialised and self.main:
+                    print(f"fine-tuning {opt.weights} to classes={model.num_classes}: every tensor that fits is "
+                          f"loaded; {len(reinitialised)} class-dependent ones start fresh:\n  "
+                          + "\n  ".join(reinitialised))
         if not model.heads:
             raise TrainingError(f"{opt.cfg}: the network has no [yolo] head to train")
         if model.num_classes != self.data.nc:
