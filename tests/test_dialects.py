@@ -127,16 +127,29 @@ def test_yolor_weights_into_darknet_evidence_is_a_conflict(tmp_path, yolor_pt):
     assert model.graph.dialect.name == "darknet"
 
 
-def test_darknet_weights_into_yolor_evidence_is_a_conflict(tmp_path):
+def test_darknet_weights_of_a_yolor_cfg_round_trip(tmp_path):
+    """convert writes YOLOR cfgs' weights in Darknet's container; reading them back needs no --dialect:
+    the format decides only a dialect that was assumed for want of evidence."""
     model = yolor_cfg.compile(shared_path("conformance", "yolov4_mini.cfg"))
     path = tmp_path / "mini.weights"
     model.save_weights(path)
-    with pytest.raises(WeightsError, match=r"activation=silu .* means yolor, but .*mini\.weights: a Darknet "
-                                           r"\.weights file means darknet"):
-        model.load_weights(path)
+    again = yolor_cfg.compile(shared_path("conformance", "yolov4_mini.cfg"))
+    again.load_weights(path)
+    assert again.graph.dialect.name == "yolor" and again.graph.dialect_choice.source == "evidence"
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, again.state_dict()[key]), key
     plain = yolor_cfg.compile(write(tmp_path, mini_text(swish=True)))
     plain.load_weights(path)  # no evidence: Darknet's format keeps Darknet's semantics
     assert plain.graph.dialect.name == "darknet" and plain.graph.dialect_choice.source == "weights"
+
+
+def test_weights_of_another_network_are_named_as_such(tmp_path):
+    other = yolor_cfg.compile(shared_path("conformance", "all_layers.cfg"))
+    path = tmp_path / "other.weights"
+    other.save_weights(path)
+    with pytest.raises(WeightsError) as info:
+        yolor_cfg.compile(shared_path("conformance", "yolov4_mini.cfg")).load_weights(path)
+    assert "dialect" not in str(info.value)
 
 
 def test_the_users_dialect_is_never_switched(tmp_path, yolor_pt):

@@ -116,7 +116,7 @@ def _artifact_img(runtime, img: int | None, weights) -> int:
 
 def val(cfg=None, weights=None, data: str = "synth", img: int | None = None, batch: int = 16, conf: float = 0.001,
         iou: float = 0.65, max_det: int = 300, device: str = "cpu", out: str | Path | None = "runs/val",
-        workers: int = 2, verbose: bool = True):
+        workers: int = 2, verbose: bool = True, dialect: str | None = None):
     """``yolor-cfg val``: COCO metrics of a cfg + weights (or a model, or an exported ONNX / OpenVINO
     artifact given as ``weights``) on the data's val split; returns a ValResult (map50, map, metrics,
     per-class AP). ``img`` defaults to 256, or to an artifact's input size."""
@@ -127,7 +127,7 @@ def val(cfg=None, weights=None, data: str = "synth", img: int | None = None, bat
     checks.int_in(batch, "val batch", 1, checks.MAX_BATCH)
     checks.int_in(workers, "workers", 0, 256)
     dev = checks.torch_device(device)
-    model = _artifact_or_model(cfg, weights, img, device)
+    model = _artifact_or_model(cfg, weights, img, device, dialect)
     if isinstance(model, Runtime):
         img = _artifact_img(model, img, weights)
         if model.info.input_size != (img, img):
@@ -185,7 +185,7 @@ def export(cfg, out: str | Path, weights=None, dialect: str | None = None, forma
 
 def detect(source: str | Path, cfg=None, weights=None, onnx=None, out: str | Path = "runs/detect",
            img_size=None, conf: float = 0.25, iou: float = 0.45, max_det: int = 300,
-           names: list[str] | None = None, progress: bool = True, device: str = "cpu"):
+           names: list[str] | None = None, progress: bool = True, device: str = "cpu", dialect: str | None = None):
     """``yolor-cfg detect``: detections for images, folders, globs and videos, with a cfg + weights (or a
     model) or an exported artifact (ONNX, OpenVINO folder) as ``weights`` (``onnx`` is the older name
     for an ONNX file); writes annotated files and returns DetectResults."""
@@ -197,7 +197,7 @@ def detect(source: str | Path, cfg=None, weights=None, onnx=None, out: str | Pat
     if onnx is not None:
         model = OnnxRuntime.open(checks.existing_file(onnx, "ONNX model"), img_size=img_size)
     else:
-        model = _artifact_or_model(cfg, weights, img_size, device)
+        model = _artifact_or_model(cfg, weights, img_size, device, dialect)
     predictor = Predictor(model, img_size=img_size, names=names, device=checks.torch_device(device))
     return run_detect(predictor, str(source), out, conf, iou, max_det, progress=progress)
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import api
-from .common import count, device, existing_file, existing_path, img_size, output_dir, probability
+from .common import DIALECT_CHOICES, count, device, existing_file, existing_path, img_size, output_dir, probability
 
 
 def add_parser(sub):
@@ -17,6 +17,7 @@ def add_parser(sub):
     p.add_argument("--iou", type=probability(), default=0.45)
     p.add_argument("--max-det", type=count(1, 100_000), default=300)
     p.add_argument("--names", help="comma-separated class names (default: from the weights or the export's metadata)")
+    p.add_argument("--dialect", choices=DIALECT_CHOICES, help="with --cfg: override the dialect the cfg implies")
     p.add_argument("--device", default="cpu", type=device(), help="for PyTorch models: cpu or a CUDA index")
     p.add_argument("--out", default="runs/detect", type=output_dir("detect output folder"))
 
@@ -24,6 +25,6 @@ def add_parser(sub):
 def run(args) -> int:
     names = [n.strip() for n in args.names.split(",")] if args.names else None
     results = api.detect(args.source, args.cfg, args.weights, args.onnx, args.out, args.img, args.conf, args.iou,
-                         args.max_det, names, device=args.device)
+                         args.max_det, names, device=args.device, dialect=args.dialect)
     print(f"{results.summary()}\nannotated files and detections.json in {args.out}")
     return 1 if results.unreadable and not results else 0

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import api
-from .common import batch_size, count, data_spec, device, existing_file, existing_path, output_dir, probability, square_img
+from .common import DIALECT_CHOICES, batch_size, count, data_spec, device, existing_file, existing_path, output_dir, probability, square_img
 
 
 def add_parser(sub):
@@ -16,6 +16,7 @@ def add_parser(sub):
     p.add_argument("--conf", type=probability(), default=0.001)
     p.add_argument("--iou", type=probability(), default=0.65)
     p.add_argument("--max-det", type=count(1, 100_000), default=300)
+    p.add_argument("--dialect", choices=DIALECT_CHOICES, help="with --cfg: override the dialect the cfg implies")
     p.add_argument("--device", default="cpu", type=device())
     p.add_argument("--out", default="runs/val", type=output_dir("val output folder"),
                    help="folder for predictions.json, metrics.json, pr_curve.png")
@@ -24,6 +25,7 @@ def add_parser(sub):
 
 def run(args) -> int:
     result = api.val(args.cfg, args.weights, args.data, args.img, args.batch, args.conf, args.iou, args.max_det,
-                     args.device, args.out, args.workers)
+                     args.device, args.out, args.workers,
+                     dialect=args.dialect)
     print(f"mAP@0.5 {result.map50:.4f}  mAP@0.5:0.95 {result.map:.4f}  (saved in {args.out})")
     return 0

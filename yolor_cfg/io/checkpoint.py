@@ -208,7 +208,10 @@ def load_weights_into(model: CompiledModel, path: str | Path, key: str | None = 
         from .darknet_weights import check_weights_file, load_darknet_weights
 
         check_weights_file(path)  # before its format counts as dialect evidence
-        evidence = Evidence("darknet", SourceLoc(str(path), 0, 0), "a Darknet .weights file")
+        # Darknet's container holds floats, not semantics (convert writes YOLOR cfgs' weights in it too):
+        # it decides only a dialect that was assumed for want of evidence
+        evidence = (Evidence("darknet", SourceLoc(str(path), 0, 0), "a Darknet .weights file")
+                    if model.graph.dialect_choice.source == "default" else None)
         if reinitialised is not None and partial is False:
             try:
                 return load_with_dialect(model, evidence, lambda: load_darknet_weights(model, path))
