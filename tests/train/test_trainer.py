@@ -183,3 +183,13 @@ def test_fine_tuning_to_another_class_count(data, tmp_path, capsys):
     with pytest.raises(yolor_cfg.errors.WeightsError, match="expected shape"):
         yolor_cfg.compile(cfg4, img_size=64).load_weights(TRAINED)  # without fit_classes: exact, as before
     assert result.save_dir.exists()
+
+
+def test_a_darknet_dialect_cfg_is_not_trained_with_yolors_boxes(data, tmp_path):
+    """Training uses YOLOR's box parameterisation; a Darknet-dialect head decodes another way, so the
+    run is refused before anything is written instead of producing a model scored with another decoder."""
+    cfg = tmp_path / "dark.cfg"
+    cfg.write_text(shipped_cfg("yolor_tiny").read_text().replace("[net]\n", "[net]\ndialect=darknet\n", 1))
+    with pytest.raises(TrainingError, match="darknet dialect .*a decoder its loss never saw"):
+        Trainer(options(data, tmp_path / "runs", cfg=str(cfg))).train()
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())

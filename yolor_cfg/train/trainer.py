@@ -268,6 +268,13 @@ class Trainer:
                           + "\n  ".join(reinitialised))
         if not model.heads:
             raise TrainingError(f"{opt.cfg}: the network has no [yolo] head to train")
+        if model.graph.dialect.name != "yolor":
+            raise TrainingError(
+                f"{opt.cfg} compiles with the {model.graph.dialect.name} dialect ({model.graph.dialect_choice.reason}): "
+                "its heads decode boxes Darknet's way (exp() sizes, scale_x_y offsets), but training here uses "
+                "YOLOR's box parameterisation ((2 sigmoid)^2 x anchor, 2 sigmoid - 0.5), so the trained model would "
+                "be scored with a decoder its loss never saw. Train it with Darknet, or, for a YOLOR network, put "
+                "dialect=yolor in its [net] section")
         if model.num_classes != self.data.nc:
             raise TrainingError(f"{opt.cfg} has classes={model.num_classes} in its [yolo] layers but the data has "
                                 f"nc={self.data.nc}; change classes= and the filters= before each head "
