@@ -13,7 +13,7 @@ import numpy as np
 
 from .checks import UsageError, height_width, int_in, output_dir, probability
 from .eval.nms import non_max_suppression, scale_boxes
-from .images import IMAGE_SUFFIXES, as_bgr, letterbox
+from .images import IMAGE_SUFFIXES, as_bgr, letterbox, truncated_jpeg
 from .runtimes import Runtime, TorchRuntime
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
@@ -186,16 +186,6 @@ class DetectResults(dict):
         for line in self.skipped:
             text += f"\nnot read from the source folder: {line}"
         return text
-
-
-def truncated_jpeg(path: Path) -> bool:
-    """A .jpg/.jpeg whose data stops before the end-of-image marker (OpenCV decodes the rest as grey)."""
-    if path.suffix.lower() not in (".jpg", ".jpeg"):
-        return False
-    with open(path, "rb") as f:
-        f.seek(max(0, path.stat().st_size - 64))
-        tail = f.read().rstrip(b"\x00\r\n ")
-    return not tail.endswith(b"\xff\xd9")
 
 
 def _detect_video(predictor, path: Path, key: str, out_file: Path, results: DetectResults, conf, iou,

@@ -2,11 +2,23 @@
 letterbox that every path (training data, validation, detection, export checks) resizes with."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 PAD_VALUE = 114
+
+
+def truncated_jpeg(path: Path) -> bool:
+    """A .jpg/.jpeg whose data stops before the end-of-image marker (OpenCV decodes the rest as grey)."""
+    if path.suffix.lower() not in (".jpg", ".jpeg"):
+        return False
+    with open(path, "rb") as f:
+        f.seek(max(0, path.stat().st_size - 64))
+        tail = f.read().rstrip(b"\x00\r\n ")
+    return not tail.endswith(b"\xff\xd9")
 
 
 def as_bgr(image: np.ndarray) -> np.ndarray:

@@ -131,3 +131,15 @@ def test_coco_json_problems_are_named(tmp_path, synth, text, message):
     (tmp_path / "bad.json").write_text(text)
     with pytest.raises(DataError, match=re.escape(message)):
         index_coco(synth.parent / "images" / "val", tmp_path / "bad.json", 3)
+
+
+def test_a_truncated_jpeg_is_skipped_with_its_reason(tmp_path):
+    root = tmp_path / "ds"
+    build_synth(root, n_train=3, n_val=1, img=64, seed=0)
+    png = root / "images" / "train" / "train_00000.png"
+    ok, jpg = cv2.imencode(".jpg", cv2.imread(str(png)))
+    png.unlink()
+    (png.with_suffix(".jpg")).write_bytes(jpg.tobytes()[: len(jpg) // 2])
+    index = build_index(DataConfig.load(root / "data.yaml"), "train", cache=False)
+    reasons = {p.file.split("/")[-1]: p.reason for p in index.skipped}
+    assert reasons == {"train_00000.jpg": "truncated JPEG (no end-of-image marker: the rest would decode as grey)"}

@@ -19,7 +19,7 @@ import yaml
 
 from ..checks import read_text
 from ..errors import YolorCfgError
-from ..images import IMAGE_SUFFIXES, letterbox
+from ..images import IMAGE_SUFFIXES, letterbox, truncated_jpeg
 from .augment import augment_hsv, mosaic, random_affine
 
 
@@ -140,6 +140,8 @@ def _check_image(path: Path) -> str | None:
         return "missing image file"
     if cv2.imread(str(path), cv2.IMREAD_REDUCED_GRAYSCALE_8) is None:
         return "corrupt or unreadable image"
+    if truncated_jpeg(path):
+        return "truncated JPEG (no end-of-image marker: the rest would decode as grey)"
     return None
 
 
