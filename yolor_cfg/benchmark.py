@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from . import cpu
+from .choices import BENCHMARK_ALIASES, BENCHMARK_DEFAULT_BACKENDS
 from .backends.optimize import default_dtype
 from .checks import MAX_BATCH, UsageError, img_size, int_in
 from .export import ExportOptions, export_onnx
@@ -88,8 +89,8 @@ BACKENDS: dict[str, Backend] = {b.name: b for b in (
     Backend("openvino", "fp32", lambda s: OpenVinoRuntime.open(s.openvino(), threads=s.threads), cpu_only=True),
     Backend("openvino-int8", "int8", _openvino_int8, cpu_only=True),
 )}
-ALIASES = {"fused-bf16": "fused-lowp", "fused-fp16": "fused-lowp"}
-DEFAULT_BACKENDS = ("eager", "fused", "fused-lowp", "onnxruntime", "onnxruntime-int8", "openvino", "openvino-int8")
+ALIASES = BENCHMARK_ALIASES
+DEFAULT_BACKENDS = BENCHMARK_DEFAULT_BACKENDS
 
 
 def backend_names() -> tuple[str, ...]:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from . import checks, cpu
+from .choices import EXPORT_FORMATS, INT8_CALIBRATION_IMAGES, INT8_MAX_DROP, INT8_SEARCH_MODES
 from .errors import YolorCfgError
 from .eval.validate import run_validation
 from .export import ExportOptions, export_onnx
@@ -23,10 +24,10 @@ from .export.openvino import check_output_folder, export_openvino, ir_path
 from .files import atomic_dir, atomic_path
 from .runtimes import open_artifact
 
-FORMATS = ("onnx", "openvino")
-DEFAULT_CALIBRATION = 300
-DEFAULT_MAX_DROP = 1.0  # mAP@0.5 points
-SEARCH_MODES = ("auto", "always", "off")  # auto: search when the first try misses the budget
+FORMATS = EXPORT_FORMATS
+DEFAULT_CALIBRATION = INT8_CALIBRATION_IMAGES
+DEFAULT_MAX_DROP = INT8_MAX_DROP
+SEARCH_MODES = INT8_SEARCH_MODES
 
 
 class AccuracyGuardError(YolorCfgError):

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import json
 
-from .. import api
-from ..benchmark import ALIASES, BACKENDS, DEFAULT_BACKENDS, backend_names
+from ..choices import BENCHMARK_ALIASES, BENCHMARK_BACKENDS, BENCHMARK_DEFAULT_BACKENDS
 from .common import batch_size, count, data_spec, device, existing_file, existing_path, square_img
 
 
@@ -16,8 +15,8 @@ def add_parser(sub):
     p.add_argument("--img", type=square_img, help="default 640 (an exported model: its own size)")
     p.add_argument("--batch", type=batch_size(), default=1)
     p.add_argument("--device", default="cpu", type=device())
-    p.add_argument("--backends", default=",".join(DEFAULT_BACKENDS), type=backend_list,
-                   help=f"comma-separated, of {', '.join(BACKENDS)} (fused-bf16 / fused-fp16 = fused-lowp)")
+    p.add_argument("--backends", default=",".join(BENCHMARK_DEFAULT_BACKENDS), type=backend_list,
+                   help=f"comma-separated, of {', '.join(BENCHMARK_BACKENDS)} (fused-bf16 / fused-fp16 = fused-lowp)")
     p.add_argument("--warmup", type=count(0, 10_000), default=2)
     p.add_argument("--repeat", type=count(1, 100_000), default=10)
     p.add_argument("--data", type=data_spec,
@@ -31,14 +30,16 @@ def backend_list(text: str) -> list[str]:
     import argparse
 
     names = [b.strip() for b in text.split(",") if b.strip()]
-    unknown = [b for b in names if b not in BACKENDS and b not in ALIASES]
+    unknown = [b for b in names if b not in BENCHMARK_BACKENDS and b not in BENCHMARK_ALIASES]
     if not names or unknown:
         raise argparse.ArgumentTypeError(f"unknown backend {', '.join(unknown) or '(none given)'}; choose from "
-                                         f"{', '.join(backend_names())}")
+                                         f"{', '.join(BENCHMARK_BACKENDS + tuple(BENCHMARK_ALIASES))}")
     return names
 
 
 def run(args) -> int:
+    from .. import api
+
     report = api.benchmark(args.cfg, args.weights, args.img, args.batch, args.device, args.backends, args.warmup,
                            args.repeat, args.data, args.calib, log=(lambda *a: None) if args.json else print)
     if args.json:

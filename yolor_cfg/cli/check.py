@@ -4,7 +4,6 @@ from __future__ import annotations
 import sys
 
 from ..errors import CfgError
-from ..graph import load_graph
 from .common import DIALECT_CHOICES, shape_img, print_diagnostics
 
 
@@ -18,6 +17,8 @@ def add_parser(sub):
 
 def check_file(path: str, img_size=None, dialect=None):
     """(ok, diagnostics, graph or None) for one file; never raises for problems in the file."""
+    from ..graph import load_graph
+
     try:
         graph = load_graph(path, img_size, dialect)
     except CfgError as exc:

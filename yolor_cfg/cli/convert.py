@@ -1,9 +1,6 @@
 """``yolor-cfg convert --cfg CFG --weights IN --out OUT``: .weights <-> .pt, bit-exact both ways."""
 from __future__ import annotations
 
-from ..models import compile
-from ..io import DarknetHeader, load_weights_into, read_torch_file, save_checkpoint, save_darknet_weights
-from ..io.checkpoint import is_torch_file
 from .common import DIALECT_CHOICES, existing_file, output_file
 
 
@@ -19,6 +16,10 @@ def add_parser(sub):
 
 
 def run(args) -> int:
+    from ..io import DarknetHeader, load_weights_into, read_torch_file, save_checkpoint, save_darknet_weights
+    from ..io.checkpoint import is_torch_file
+    from ..models import compile
+
     model = compile(args.cfg, dialect=args.dialect)
     header = None
     if is_torch_file(args.weights):

@@ -5,7 +5,6 @@ from pathlib import Path
 
 from ..checks import UsageError
 from ..files import atomic_dir
-from ..train.synth import build_synth
 from .common import count, output_dir, square_img
 
 
@@ -21,6 +20,8 @@ def add_parser(sub):
 
 
 def run(args) -> int:
+    from ..train.synth import build_synth
+
     out = Path(args.out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UsageError(f"--out {out}: exists and is not empty; data synth writes a whole new dataset and never "

@@ -8,20 +8,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import torch
-
-from .. import api, cpu
-from ..models import shipped_cfg
-from ..detect import Predictor, run_detect
-from ..eval.coco import coco_from_labels
-from ..eval.validate import run_validation
-from ..export import ExportOptions, export_onnx
-from ..files import claim_run_dir
-from ..runtimes import open_artifact
 from .common import count, finite_number, output_dir
-from ..train.data import DataConfig, DetectionDataset, build_index, collate
-from ..train.synth import ensure_synth
-from ..train.trainer import TrainOptions, Trainer
 
 # Short runs need a short warm-up; everything else is YOLOR's scratch recipe.
 DEMO_HYP = {"warmup_epochs": 1.0}
@@ -58,6 +45,20 @@ class _Steps:
 
 
 def run(args) -> int:
+    import torch
+
+    from .. import api, cpu
+    from ..detect import Predictor, run_detect
+    from ..eval.coco import coco_from_labels
+    from ..eval.validate import run_validation
+    from ..export import ExportOptions, export_onnx
+    from ..files import claim_run_dir
+    from ..models import shipped_cfg
+    from ..runtimes import open_artifact
+    from ..train.data import DataConfig, DetectionDataset, build_index, collate
+    from ..train.synth import ensure_synth
+    from ..train.trainer import TrainOptions, Trainer
+
     t0 = time.time()
     out = claim_run_dir(str(Path(args.out).parent), Path(args.out).name)
     step = _Steps(6)

@@ -1,7 +1,6 @@
 """``yolor-cfg detect``: images, folders, globs and videos, with any runtime (PyTorch, onnxruntime, OpenVINO)."""
 from __future__ import annotations
 
-from .. import api
 from .common import DIALECT_CHOICES, count, device, existing_file, existing_path, img_size, output_dir, probability
 
 
@@ -23,6 +22,8 @@ def add_parser(sub):
 
 
 def run(args) -> int:
+    from .. import api
+
     names = [n.strip() for n in args.names.split(",")] if args.names else None
     results = api.detect(args.source, args.cfg, args.weights, args.onnx, args.out, args.img, args.conf, args.iou,
                          args.max_det, names, device=args.device, dialect=args.dialect)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from ..errors import CfgError
-from ..graph import load_graph
 from .common import DIALECT_CHOICES, output_file, report_cfg_error, shape_img
 
 
@@ -19,6 +18,7 @@ def add_parser(sub):
 
 def run(args) -> int:
     from ..draw import render
+    from ..graph import load_graph
 
     try:
         graph = load_graph(args.cfg, args.img, args.dialect)

@@ -2,9 +2,8 @@
 checked against PyTorch (and, for INT8, guarded by val on the data's val split)."""
 from __future__ import annotations
 
-from .. import api
-from ..deploy import DEFAULT_CALIBRATION, DEFAULT_MAX_DROP, FORMATS, SEARCH_MODES
-from ..export.int8 import CALIBRATION_METHODS
+from ..choices import (EXPORT_FORMATS, INT8_CALIBRATION_IMAGES, INT8_CALIBRATION_METHODS, INT8_MAX_DROP,
+                       INT8_SEARCH_MODES)
 from .common import (DIALECT_CHOICES, batch_size, count, data_spec, existing_file, finite_number, img_size, opset,
                      probability, tolerance)
 
@@ -16,7 +15,7 @@ def add_parser(sub):
                    help=".pt or .weights (random weights when omitted: for trying things out)")
     p.add_argument("--out", required=True,
                    help="an .onnx file, or for --format openvino a folder (NAME_openvino/ holds NAME.xml + NAME.bin)")
-    p.add_argument("--format", choices=FORMATS, default="onnx")
+    p.add_argument("--format", choices=EXPORT_FORMATS, default="onnx")
     p.add_argument("--img", type=img_size, help="input size: 640, or HEIGHTxWIDTH (default: the cfg's)")
     p.add_argument("--batch", type=batch_size(), default=1)
     p.add_argument("--dynamic", nargs="?", const="batch", choices=("batch", "hw"),
@@ -35,18 +34,20 @@ def add_parser(sub):
     p.add_argument("--int8", action="store_true",
                    help="post-training INT8 quantization (needs --data), then the accuracy guard")
     p.add_argument("--data", type=data_spec, help="--int8: calibration (train split) and guard (val split) data")
-    p.add_argument("--calib", type=count(1, 100_000), default=DEFAULT_CALIBRATION,
-                   help=f"--int8: calibration images (default {DEFAULT_CALIBRATION})")
-    p.add_argument("--max-drop", type=finite_number(), default=DEFAULT_MAX_DROP,
-                   help=f"--int8: exit 1 when mAP@0.5 drops by more points than this (default {DEFAULT_MAX_DROP:g})")
-    p.add_argument("--int8-calibration", choices=CALIBRATION_METHODS,
+    p.add_argument("--calib", type=count(1, 100_000), default=INT8_CALIBRATION_IMAGES,
+                   help=f"--int8: calibration images (default {INT8_CALIBRATION_IMAGES})")
+    p.add_argument("--max-drop", type=finite_number(), default=INT8_MAX_DROP,
+                   help=f"--int8: exit 1 when mAP@0.5 drops by more points than this (default {INT8_MAX_DROP:g})")
+    p.add_argument("--int8-calibration", choices=INT8_CALIBRATION_METHODS,
                    help="--int8, onnxruntime: calibration method (default: minmax with VNNI, percentile without)")
-    p.add_argument("--int8-search", choices=SEARCH_MODES, default="auto",
+    p.add_argument("--int8-search", choices=INT8_SEARCH_MODES, default="auto",
                    help="--int8: keep the activations quantization hurts most in float until --max-drop is met: "
                         "auto (when the first try misses it), always (also rank them when it does not), off")
 
 
 def run(args) -> int:
+    from .. import api
+
     size = args.img if isinstance(args.img, tuple) else ((args.img, args.img) if args.img else None)
     report = api.export(args.cfg, args.out, args.weights, args.dialect, format=args.format, int8=args.int8,
                         data=args.data, calib=args.calib, max_drop=args.max_drop,

@@ -1,7 +1,6 @@
 """``yolor-cfg import CKPT --out DIR``: a whole-model training checkpoint -> cfg + our checkpoint."""
 from __future__ import annotations
 
-from ..importer import import_checkpoint
 from .common import existing_file, output_dir, square_img
 
 
@@ -14,5 +13,7 @@ def add_parser(sub):
 
 
 def run(args) -> int:
+    from ..importer import import_checkpoint
+
     print(import_checkpoint(args.checkpoint, args.out, args.name, args.img).format())
     return 0

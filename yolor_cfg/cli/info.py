@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import json
 
-from ..graph import load_graph
-from ..summary import format_table, summarize
 from .common import DIALECT_CHOICES, shape_img, print_diagnostics
 
 
@@ -17,6 +15,9 @@ def add_parser(sub):
 
 
 def run(args) -> int:
+    from ..graph import load_graph
+    from ..summary import format_table, summarize
+
     graph = load_graph(args.cfg, args.img, args.dialect)
     print_diagnostics(graph.warnings)
     info = summarize(graph)

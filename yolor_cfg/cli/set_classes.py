@@ -2,10 +2,7 @@
 from __future__ import annotations
 
 
-from ..cfgtext import set_classes
-from ..frontend import parse_file, parse_text
 from ..files import write_text_atomic
-from ..graph import build_graph
 from .common import count, existing_file, output_file
 
 
@@ -17,6 +14,10 @@ def add_parser(sub):
 
 
 def run(args) -> int:
+    from ..cfgtext import set_classes
+    from ..frontend import parse_file, parse_text
+    from ..graph import build_graph
+
     source = parse_file(args.cfg)
     graph = build_graph(source)
     text = set_classes(source, graph, args.classes)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 
-from .. import api
 from .common import (batch_size, count, data_spec, device, existing_file, existing_file_or_auto, output_dir,
                      square_img)
 
@@ -46,6 +45,8 @@ def options_from_args(args) -> dict:
 
 
 def run(args) -> int:
+    from .. import api
+
     result = api.train(args.cfg or "", args.data, **options_from_args(args))
     if result.best is None:
         print(f"stopped after --max-steps optimizer steps: {result.save_dir}")

@@ -1,7 +1,6 @@
 """``yolor-cfg val``: COCO metrics (pycocotools) of a model on a dataset's val split."""
 from __future__ import annotations
 
-from .. import api
 from .common import DIALECT_CHOICES, batch_size, count, data_spec, device, existing_file, existing_path, output_dir, probability, square_img
 
 
@@ -24,6 +23,8 @@ def add_parser(sub):
 
 
 def run(args) -> int:
+    from .. import api
+
     result = api.val(args.cfg, args.weights, args.data, args.img, args.batch, args.conf, args.iou, args.max_det,
                      args.device, args.out, args.workers,
                      dialect=args.dialect)

@@ -1,8 +1,6 @@
 """``yolor-cfg verify``: compare an exported ONNX file with the cfg model, layer by layer."""
 from __future__ import annotations
 
-from ..models import compile
-from ..export import verify_onnx
 from .common import DIALECT_CHOICES, existing_file, tolerance
 
 
@@ -16,6 +14,9 @@ def add_parser(sub):
 
 
 def run(args) -> int:
+    from ..export import verify_onnx
+    from ..models import compile
+
     model = compile(args.cfg, dialect=args.dialect)
     if args.weights:
         model.load_weights(args.weights)

@@ -4,8 +4,6 @@ from __future__ import annotations
 import sys
 
 from ..errors import CfgError
-from ..graph import load_graph
-from ..summary import summarize
 from ..files import write_text_atomic
 from ..yaml2cfg import yaml_to_cfg
 from .common import existing_file, output_file, square_img
@@ -19,6 +17,9 @@ def add_parser(sub):
 
 
 def run(args) -> int:
+    from ..graph import load_graph
+    from ..summary import summarize
+
     text = yaml_to_cfg(args.yaml, args.img)
     try:
         info = summarize(load_graph(text))

@@ -22,6 +22,7 @@ import numpy as np
 
 from .. import cpu
 from ..checks import UsageError
+from ..choices import INT8_CALIBRATION_METHODS
 from ..errors import YolorCfgError
 from ..images import letterbox
 from ..runtimes.openvino import METADATA_KEY, read_metadata, require_openvino
@@ -189,7 +190,7 @@ def calibration_stride(count: int, chunk: int = CALIBRATION_CHUNK) -> int:
     return max(d for d in range(1, min(chunk, count) + 1) if count % d == 0)
 
 
-CALIBRATION_METHODS = ("minmax", "percentile", "entropy")
+CALIBRATION_METHODS = INT8_CALIBRATION_METHODS
 WEIGHT_TYPES = ("s8", "u8")
 
 
