@@ -159,6 +159,9 @@ def export(cfg, out: str | Path, weights=None, dialect: str | None = None, forma
     if format not in FORMATS:
         raise checks.UsageError(f"unknown export format {format!r}; choose from {', '.join(FORMATS)}")
     size = options.get("img_size")
+    for given in (cfg, weights):
+        if isinstance(given, (str, Path)):
+            checks.not_an_input(out, [given], "export output")
     model = _model(cfg, weights, size, dialect)
     if size is not None:
         options["img_size"] = checks.height_width(size)

@@ -1,6 +1,7 @@
 """Every command survives plausible mistakes: no traceback, no silent wrong result, nothing left behind."""
 import json
 import threading
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -221,7 +222,9 @@ def test_zero_byte_checkpoint_says_empty(files):
 BAD_COUNTS = ["0", "-1", "-5", "1e9", "abc", "", "2.5", "99999999", "nan"]  # options that need 1 or more
 BAD_NONNEG = ["-1", "-5", "abc", "", "2.5", "99999999", "nan"]  # options where 0 is fine
 BAD_PROBS = ["-1", "2", "1.5", "nan", "x", "", "-0.1"]
-BAD_INPUTS = ["{tmp}/missing/x", "/nonexist", "", "{tmp}", "{tmp}/junk.bin"]  # files to read
+BAD_INPUTS = ["{tmp}/missing/x", "/nonexist", "", "{tmp}", "{tmp}/junk.bin",  # files to read
+              # foreign files in the slot: empty, comment-only, a YAML of list-valued keys
+              "{tmp}/empty.txt", "{tmp}/comment.cfg", "{tmp}/lists.yaml"]
 BAD_OUT_FILES = ["{tmp}/missing/x.onnx", "", "{tmp}", "{tmp}/junk.bin/x.onnx"]
 BAD_OUT_DIRS = ["", "/etc/passwd", "{tmp}/junk.bin", "{tmp}/junk.bin/sub"]
 
@@ -246,14 +249,20 @@ CASES = [
     ("info", ["--img"], ["0", "-1", "abc", "", "2.5", "nan"]), ("check", ["--img"], ["0", "-1", "abc", "", "2.5"]),
     ("yaml2cfg", ["yaml"], BAD_INPUTS + ["/etc/passwd"]), ("yaml2cfg", ["out"], BAD_OUT_FILES),
     ("verify", ["--onnx", "--weights"], BAD_INPUTS + ["/etc/passwd"]),
+    ("train", ["--weights"], ["{tmp}/net.cfg"]), ("val", ["--weights"], ["{tmp}/net.cfg"]),
+    ("export", ["--weights"], ["{tmp}/net.cfg"]), ("convert", ["--weights"], ["{tmp}/net.cfg"]),
+    # file roles: an output pointed at one of the command's own inputs
+    ("convert", ["--out"], ["{tmp}/w.pt"]), ("yaml2cfg", ["out"], ["{tmp}/model.yaml"]),
+    ("export", ["--out"], ["{tmp}/w.pt"]), ("detect", ["--out"], ["{tmp}/images"]),
+    ("data synth", ["--out"], ["{tmp}/data"]),
 ]
 
 BASE = {
     "train": ["train", "--cfg", CFG, "--data", "{data}", "--img", "64", "--epochs", "1", "--workers", "0",
               "--project", "{tmp}/runs"],
     "val": ["val", "--cfg", CFG, "--data", "{data}", "--img", "64", "--out", "{tmp}/val"],
-    "export": ["export", "--cfg", CFG, "--img", "64", "--out", "{tmp}/x.onnx"],
-    "detect": ["detect", "--cfg", CFG, "--source", "{tmp}/nothing-here"],
+    "export": ["export", "--cfg", CFG, "--weights", "{tmp}/w.pt", "--img", "64", "--out", "{tmp}/x.onnx"],
+    "detect": ["detect", "--cfg", CFG, "--source", "{tmp}/images", "--img", "64", "--out", "{tmp}/det"],
     "benchmark": ["benchmark", "--cfg", CFG, "--img", "64", "--repeat", "1"],
     "convert": ["convert", "--cfg", CFG, "--weights", "{tmp}/w.pt", "--out", "{tmp}/w2.pt"],
     "draw": ["draw", CFG, "--out", "{tmp}/net.dot"],
@@ -272,6 +281,12 @@ def sandbox(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("sandbox")
     (tmp / "junk.bin").write_bytes(b"\x00\x01junk" * 50)
     (tmp / "w.txt").write_text("")
+    (tmp / "empty.txt").write_text("")
+    (tmp / "comment.cfg").write_text("# Testing\n")
+    (tmp / "net.cfg").write_text(Path(CFG).read_text())
+    (tmp / "lists.yaml").write_text("train: [[1, 2], 3]\nval: [3]\nnc: [2]\nnames: [[a]]\n")
+    (tmp / "images").mkdir()
+    (tmp / "images" / "a.png").write_bytes(b"\x89PNG not really")
     (tmp / "model.yaml").write_text(shared_path("reference-arch", "paper_modules_mini.yaml").read_text())
     yolor_cfg.compile(CFG, img_size=64).save_weights(tmp / "w.pt")
     data = build_synth(tmp / "data", n_train=2, n_val=2, img=64, seed=0)
@@ -311,8 +326,29 @@ def bad_commands(draw):
 def test_random_bad_arguments_never_trace_back_or_leave_files(sandbox, capsys, case):
     tmp, data = sandbox
     argv = _argv(*case, tmp, data)
-    before = set(tmp.rglob("*"))
+    before = {p: p.read_bytes() if p.is_file() else None for p in tmp.rglob("*")}
     code, out = run_cli(capsys, *argv)
     assert code in (1, 2), (argv, out)
     assert "Traceback" not in out and "error" in out, (argv, out)
-    assert set(tmp.rglob("*")) == before, argv
+    after = {p: p.read_bytes() if p.is_file() else None for p in tmp.rglob("*")}
+    assert after == before, argv  # no file added, removed or changed: inputs byte for byte as they were
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["convert", "--cfg", "{tmp}/net.cfg", "--weights", "{tmp}/w.pt", "--out", "{tmp}/w.pt"], "is the input"),
+    (["set-classes", "{tmp}/net.cfg", "2", "--out", "{tmp}/net.cfg"], "is the input"),
+    (["yaml2cfg", "{tmp}/model.yaml", "{tmp}/model.yaml"], "is the input"),
+    (["draw", "{tmp}/net.cfg", "--out", "{tmp}/net.cfg"], "the name must end in .svg"),  # its suffix rule first
+    (["export", "--cfg", "{tmp}/net.cfg", "--weights", "{tmp}/w.pt", "--out", "{tmp}/net.cfg"],
+     "the name must end in .onnx"),
+    (["detect", "--cfg", "{tmp}/net.cfg", "--weights", "{tmp}/w.pt", "--source", "{tmp}/images", "--out",
+      "{tmp}/images"], "give another output folder"),
+    (["data", "synth", "--out", "{tmp}/data"], "exists and is not empty"),
+])
+def test_no_command_writes_over_its_inputs(sandbox, capsys, argv, message):
+    """Each command's output pointed at one of its own inputs: refused, every file byte for byte as before."""
+    tmp, _ = sandbox
+    before = {p: p.read_bytes() if p.is_file() else None for p in tmp.rglob("*")}
+    code, out = run_cli(capsys, *[a.format(tmp=tmp) for a in argv])
+    assert code in (1, 2) and message in out, out
+    assert {p: p.read_bytes() if p.is_file() else None for p in tmp.rglob("*")} == before

@@ -1,6 +1,7 @@
 """``yolor-cfg convert --cfg CFG --weights IN --out OUT``: .weights <-> .pt, bit-exact both ways."""
 from __future__ import annotations
 
+from .. import checks
 from .common import DIALECT_CHOICES, existing_file, output_file
 
 
@@ -19,6 +20,8 @@ def run(args) -> int:
     from ..io import DarknetHeader, load_weights_into, read_torch_file, save_checkpoint, save_darknet_weights
     from ..io.checkpoint import is_torch_file
     from ..models import compile
+
+    checks.not_an_input(args.out, [args.weights, args.cfg], "converted weights")
 
     model = compile(args.cfg, dialect=args.dialect)
     header = None

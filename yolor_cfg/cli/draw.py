@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..errors import CfgError
+from .. import checks
 from .common import DIALECT_CHOICES, output_file, report_cfg_error, shape_img
 
 
@@ -19,6 +20,8 @@ def add_parser(sub):
 def run(args) -> int:
     from ..draw import render
     from ..graph import load_graph
+
+    checks.not_an_input(args.out, [args.cfg], "diagram")
 
     try:
         graph = load_graph(args.cfg, args.img, args.dialect)

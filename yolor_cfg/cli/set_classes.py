@@ -3,6 +3,7 @@ from __future__ import annotations
 
 
 from ..files import write_text_atomic
+from .. import checks
 from .common import count, existing_file, output_file
 
 
@@ -17,6 +18,8 @@ def run(args) -> int:
     from ..cfgtext import set_classes
     from ..frontend import parse_file, parse_text
     from ..graph import build_graph
+
+    checks.not_an_input(args.out, [args.cfg], "cfg output")
 
     source = parse_file(args.cfg)
     graph = build_graph(source)

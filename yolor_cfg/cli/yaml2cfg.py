@@ -6,6 +6,7 @@ import sys
 from ..errors import CfgError
 from ..files import write_text_atomic
 from ..yaml2cfg import yaml_to_cfg
+from .. import checks
 from .common import existing_file, output_file, square_img
 
 
@@ -19,6 +20,8 @@ def add_parser(sub):
 def run(args) -> int:
     from ..graph import load_graph
     from ..summary import summarize
+
+    checks.not_an_input(args.out, [args.yaml], "cfg output")
 
     text = yaml_to_cfg(args.yaml, args.img)
     try:

@@ -21,7 +21,7 @@ def open_onnx_session(path, threads: int | None = None):
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except (ort.capi.onnxruntime_pybind11_state.InvalidProtobuf, ort.capi.onnxruntime_pybind11_state.Fail,
-            ort.capi.onnxruntime_pybind11_state.InvalidGraph) as exc:
+            ort.capi.onnxruntime_pybind11_state.InvalidGraph, ort.capi.onnxruntime_pybind11_state.InvalidArgument) as exc:
         raise UsageError(f"{path}: not a readable ONNX model ({str(exc).splitlines()[0][:200]})") from None
 
 
@@ -32,9 +32,12 @@ def load_onnx_proto(path):
 
     existing_file(path, "ONNX model")
     try:
-        return onnx.load(str(path))
+        proto = onnx.load(str(path))
     except (DecodeError, onnx.onnx_cpp2py_export.checker.ValidationError, UnicodeDecodeError, ValueError) as exc:
         raise UsageError(f"{path}: not a readable ONNX model ({type(exc).__name__}: {str(exc)[:200]})") from None
+    if not proto.graph.node or not proto.graph.input:  # protobuf reads an empty file as an empty model
+        raise UsageError(f"{path}: not an ONNX model (no graph: an empty or foreign file)")
+    return proto
 
 
 @register

@@ -46,9 +46,12 @@ def load_hyp(path: str | Path | None) -> dict:
     hyp = dict(DEFAULT_HYP)
     if path:
         try:
-            given = yaml.safe_load(read_text(path, "hyperparameter file")) or {}
+            given = yaml.safe_load(read_text(path, "hyperparameter file"))
         except yaml.YAMLError as exc:
             raise UsageError(f"{path}: YAML syntax error: {exc}") from None
+        if given is None:
+            raise UsageError(f"{path}: holds no hyperparameters (empty, or only comments); leave out --hyp for "
+                             "YOLOR's scratch values")
         if not isinstance(given, dict):
             raise UsageError(f"{path}: a hyperparameter file is a mapping of names to numbers (lr0: 0.01, ...)")
         unknown = sorted(map(str, set(given) - set(hyp)))
