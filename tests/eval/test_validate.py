@@ -28,7 +28,7 @@ def test_a_val_split_without_labels_prints_no_metric(tmp_path, synth, capsys):
     images = tmp_path / "unlabelled" / "images"
     shutil.copytree(synth.parent / "images" / "val", images)
     data = _variant(tmp_path, synth, val=str(images))
-    assert main(["val", "--weights", str(TRAINED), "--data", str(data), "--img", "256"]) == 1
+    assert main(["val", "--weights", str(TRAINED), "--data", str(data), "--img", "256", "--workers", "0"]) == 1
     text = capsys.readouterr()
     assert "have no labelled boxes" in text.err and not re.search(r"mAP@0\.5\S*\s+-?\d", text.out)
 
@@ -38,7 +38,7 @@ def test_no_usable_val_image_prints_no_metric(tmp_path, synth, capsys):
     broken.mkdir(parents=True)
     (broken / "a.png").write_bytes(b"not a png")
     data = _variant(tmp_path, synth, val=str(broken))
-    assert main(["val", "--weights", str(TRAINED), "--data", str(data), "--img", "256"]) == 1
+    assert main(["val", "--weights", str(TRAINED), "--data", str(data), "--img", "256", "--workers", "0"]) == 1
     assert "no usable images" in capsys.readouterr().err
 
 
@@ -47,7 +47,7 @@ def test_a_model_of_other_classes_is_refused(tmp_path, synth):
 
     data = _variant(tmp_path, synth, nc=5, names=["a", "b", "c", "d", "e"])
     with pytest.raises(UsageError, match="the model predicts 3 classes but the data has 5"):
-        api.val(weights=TRAINED, data=str(data), img=256)
+        api.val(weights=TRAINED, data=str(data), img=256, workers=0)
 
 
 def test_training_refuses_an_unlabelled_val_split(tmp_path, synth):

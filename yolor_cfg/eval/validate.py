@@ -45,6 +45,19 @@ def check_can_score(index) -> None:
                             "or empty ones), so no mAP can be computed; give a val split with labels")
 
 
+def _refusal(prediction, runtime, classes: int) -> str | None:
+    """Why this model's output cannot be scored against the data (None when it can)."""
+    if prediction.detections is None:
+        return (f"val needs decoded detections; this {runtime.kind} model outputs NMS rows "
+                "(export it without --nms)")
+    predicted = prediction.detections.shape[-1] - 5
+    if predicted != classes:
+        return (f"the model predicts {predicted} classes but the data has {classes} (nc): metrics would compare "
+                "unrelated class ids; validate on data with its classes, or retrain the model for these "
+                "(train --weights W on a cfg with this classes=)")
+    return None
+
+
 def run_validation(model, loader, names: list[str], gt: dict | None = None, conf: float = 0.001, iou: float = 0.65,
                    max_det: int = 300, device="cpu", out_dir: str | Path | None = None, verbose: bool = True,
                    progress: bool = True, autocast_dtype=None) -> ValResult:
@@ -65,25 +78,24 @@ def run_validation(model, loader, names: list[str], gt: dict | None = None, conf
     position = {p: i for i, p in enumerate(index.images)}
     image_scores: dict[int, np.ndarray] = {}
     batches = tqdm(loader, desc="val", leave=False, disable=not progress)
+    refusal = None  # raised after the loop, so that the loader's worker processes end first
     for images, _, paths, shapes in batches:
         prediction = runtime(images.float() / 255)
-        if prediction.detections is None:
-            raise UsageError(f"val needs decoded detections; this {runtime.kind} model outputs NMS rows "
-                             "(export it without --nms)")
+        refusal = _refusal(prediction, runtime, len(names))
+        if refusal:
+            break
         if prediction.class_scores is not None:  # a [multilabel] head's image-level scores
             for path, row in zip(paths, prediction.class_scores.numpy()):
                 image_scores[position[path]] = row
         dets = prediction.detections
-        if dets.shape[-1] - 5 != len(names):
-            raise UsageError(f"the model predicts {dets.shape[-1] - 5} classes but the data has {len(names)} (nc): "
-                             "metrics would compare unrelated class ids; validate on data with its classes, or "
-                             "retrain the model for these (train --weights W on a cfg with this classes=)")
         for det, path, (shape0, ratio, pad) in zip(non_max_suppression(dets.float(), conf, iou, max_det=max_det), paths, shapes):
             boxes = scale_boxes(det[:, :4], ratio, pad, shape0).tolist()
             for (x1, y1, x2, y2), score, cls in zip(boxes, det[:, 4].tolist(), det[:, 5].tolist()):
                 predictions.append({"image_id": position[path], "category_id": int(cls),
                                     "bbox": [round(x1, 3), round(y1, 3), round(x2 - x1, 3), round(y2 - y1, 3)],
                                     "score": round(score, 5)})
+    if refusal:
+        raise UsageError(refusal)
     metrics, e = evaluate(gt, predictions, verbose=verbose)
     rows = per_class_ap(e, names)
     if image_scores:
