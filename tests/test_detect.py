@@ -64,6 +64,10 @@ def images(tmp_path_factory):
 def test_detect_with_onnx_equals_pytorch(tmp_path, images):
     from .passes.support import randomized
 
+    # The convolutions keep torch's default init, which took whatever the tests before left in the global
+    # generator: with some draws two boxes tie within float noise at NMS and either may survive. Seed 1
+    # has no such tie (seeds 1-5 pass; 0 ties).
+    torch.manual_seed(1)
     model = randomized(shared_path("conformance", "all_layers.cfg"))
     with torch.no_grad():  # spread the head logits so that scores are distinct (no near-ties to reorder)
         for i in (27, 34):

@@ -97,13 +97,16 @@ def run(args) -> int:
         (sample / Path(p).name).write_bytes(Path(p).read_bytes())
     run_detect(Predictor(open_artifact(int8_path)), str(sample), out / "detect", progress=False)
     step.close()
-    minutes = (time.time() - t0) / 60
+    _summary(out, (time.time() - t0) / 60, val, step.times, best, onnx_path, int8_path)
+    return 0
+
+
+def _summary(out: Path, minutes: float, val, times: list[float], best: Path, onnx_path: Path, int8_path: Path):
     print(f"\ndemo finished in {minutes:.1f} min: mAP@0.5 {val.map50:.3f}, mAP@0.5:0.95 {val.map:.3f}")
-    print("  step times     " + ", ".join(f"{k + 1}: {t:.0f} s" for k, t in enumerate(step.times)))
+    print("  step times     " + ", ".join(f"{k + 1}: {t:.0f} s" for k, t in enumerate(times)))
     print(f"  checkpoint     {best}")
     print(f"  metrics        {out / 'val' / 'metrics.json'}")
     print(f"  PR curve       {out / 'val' / 'pr_curve.png'}")
     print(f"  training plots {out / 'results.png'} ({out / 'results.csv'})")
     print(f"  ONNX           {onnx_path} (INT8: {int8_path})")
     print(f"  detections     {out / 'detect'}")
-    return 0
