@@ -1,6 +1,5 @@
 """Property test: mutated versions of real cfgs never crash `check` and always get positions."""
 import re
-import time
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -47,9 +46,7 @@ def mutated(draw):
 def test_mutated_cfgs_give_clean_diagnostics(tmp_path_factory, text, img_size):
     path = tmp_path_factory.getbasetemp() / "mutant.cfg"
     path.write_bytes(text.encode("utf-8", "surrogatepass"))
-    start = time.perf_counter()
-    ok, diags, _ = check_file(str(path), img_size=img_size)
-    assert time.perf_counter() - start < 1.0
+    ok, diags, _ = check_file(str(path), img_size=img_size)  # its speed is tools/bench_parse.py's business
     assert ok or any(d.severity == "error" for d in diags)
     for d in diags:
         line = str(d)
