@@ -193,3 +193,5 @@ def test_a_darknet_dialect_cfg_is_not_trained_with_yolors_boxes(data, tmp_path):
     with pytest.raises(TrainingError, match="darknet dialect .*a decoder its loss never saw"):
         Trainer(options(data, tmp_path / "runs", cfg=str(cfg))).train()
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+    assert main(["train", "--cfg", str(cfg), "--dialect", "yolor", "--data", str(data), "--epochs", "1", "--batch", "8",
+                 "--img", "64", "--workers", "0", "--project", str(tmp_path / "runs"), "--max-steps", "1"]) == 0

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from .common import (batch_size, count, data_spec, device, existing_file, existing_file_or_auto, output_dir,
-                     square_img)
+from .common import (DIALECT_CHOICES, batch_size, count, data_spec, device, existing_file, existing_file_or_auto,
+                     output_dir, square_img)
 
 
 def add_parser(sub):
@@ -24,6 +24,7 @@ def add_parser(sub):
     p.add_argument("--exist-ok", action="store_true")
     p.add_argument("--resume", nargs="?", const="auto", type=existing_file_or_auto("--resume checkpoint"),
                    help="resume the newest run under --project (or the given last.pt)")
+    p.add_argument("--dialect", choices=DIALECT_CHOICES, help="override the dialect the cfg implies")
     p.add_argument("--seed", type=count(0), default=0)
     p.add_argument("--deterministic", action="store_true", help="deterministic algorithms, no bf16 (repeatable runs)")
     p.add_argument("--adam", action="store_true")
@@ -41,7 +42,8 @@ def options_from_args(args) -> dict:
                 device=args.device, workers=args.workers, project=args.project, name=args.name,
                 exist_ok=args.exist_ok, resume=args.resume, seed=args.seed, deterministic=args.deterministic,
                 optimizer="adam" if args.adam else "sgd", linear_lr=args.linear_lr, sync_bn=args.sync_bn,
-                amp=not args.no_amp, nominal_batch=args.nbs, max_steps=args.max_steps)
+                amp=not args.no_amp, nominal_batch=args.nbs, max_steps=args.max_steps,
+                dialect=args.dialect)
 
 
 def run(args) -> int:

@@ -69,6 +69,7 @@ class TrainOptions:
     max_steps: int | None = None  # stop dead after this many optimizer steps, like a kill (tests)
     progress: bool = True
     hyp_overrides: dict = field(default_factory=dict)
+    dialect: str | None = None  # override the dialect the cfg implies ("yolor" or "darknet")
 
     def check(self) -> None:
         """The command line's checks, for options built in Python too (UsageError)."""
@@ -82,6 +83,8 @@ class TrainOptions:
         checks.probability(self.val_iou, "validation IoU threshold")
         if self.max_steps is not None:
             checks.int_in(self.max_steps, "max_steps", 1)
+        if self.dialect not in (None, "yolor", "darknet"):
+            raise checks.UsageError(f"dialect {self.dialect!r}: use yolor or darknet")
         if self.optimizer not in ("sgd", "adam"):
             raise checks.UsageError(f"optimizer {self.optimizer!r}: use sgd or adam")
         checks.device(self.device)
@@ -259,7 +262,7 @@ class Trainer:
         if self.resume_ckpt is not None:
             model = model_from_checkpoint(self.resume_ckpt, "model_train", "resume")
         else:
-            model = compile_cfg(opt.cfg, img_size=opt.img)
+            model = compile_cfg(opt.cfg, img_size=opt.img, dialect=opt.dialect)
             if opt.weights:
                 reinitialised = model.load_weights(opt.weights, fit_classes=True)
                 if reinitialised and self.main:
@@ -273,8 +276,8 @@ class Trainer:
                 f"{opt.cfg} compiles with the {model.graph.dialect.name} dialect ({model.graph.dialect_choice.reason}): "
                 "its heads decode boxes Darknet's way (exp() sizes, scale_x_y offsets), but training here uses "
                 "YOLOR's box parameterisation ((2 sigmoid)^2 x anchor, 2 sigmoid - 0.5), so the trained model would "
-                "be scored with a decoder its loss never saw. Train it with Darknet, or, for a YOLOR network, put "
-                "dialect=yolor in its [net] section")
+                "be scored with a decoder its loss never saw. Train it with Darknet, or, for a YOLOR network, give "
+                "--dialect yolor (or dialect=yolor in its [net] section)")
         if model.num_classes != self.data.nc:
             raise TrainingError(f"{opt.cfg} has classes={model.num_classes} in its [yolo] layers but the data has "
                                 f"nc={self.data.nc}; change classes= and the filters= before each head "
