@@ -219,7 +219,8 @@ def _peak_rss_mb() -> float | None:
     return None
 
 
-def _time(fn, x, warmup: int, repeat: int, device) -> list[float]:
+def time_runs(fn, x, warmup: int, repeat: int, device) -> list[float]:
+    """Seconds of each of ``repeat`` calls ``fn(x)`` after ``warmup`` calls (device work waited for)."""
     for _ in range(warmup):
         fn(x)
     _sync(device)
@@ -324,7 +325,7 @@ def _measure(backend: Backend, setup: Setup, x, reference, gflops, rooflines, wa
     live = runtime.live_bytes(x)
     runtime(x)  # compile / capture / first-run allocation happen here
     setup_s = time.perf_counter() - t0
-    times = _time(runtime, x, warmup, repeat, setup.device)
+    times = time_runs(runtime, x, warmup, repeat, setup.device)
     diff = max_error(runtime(x).detections.cpu().numpy(), reference.numpy())
     median = statistics.median(times)
     dtype, roof = _arithmetic(backend.arithmetic, setup.device, rooflines)
@@ -363,7 +364,7 @@ def _run_artifact(runtime: Runtime, batch: int, warmup: int, repeat: int, loader
     t0 = time.perf_counter()
     runtime(x)
     setup_s = time.perf_counter() - t0
-    times = _time(runtime, x, warmup, repeat, torch.device("cpu"))
+    times = time_runs(runtime, x, warmup, repeat, torch.device("cpu"))
     median = statistics.median(times)
     result = BackendResult(f"{runtime.kind}-{runtime.info.precision}", runtime.info.precision, median * 1e3,
                            min(times) * 1e3, batch / median, None, 0.0, None, _peak_rss_mb(), None, None, setup_s,

@@ -55,9 +55,10 @@ def cpu_flags(capped: bool = True) -> frozenset[str]:
     return flags & frozenset(keep)
 
 
-def has_vnni() -> bool:
-    """8-bit dot-product instructions (AVX-VNNI, AVX512-VNNI or AMX-INT8) are usable."""
-    return bool(cpu_flags() & {"avx_vnni", "avx512_vnni", "amx_int8"})
+def has_vnni(capped: bool = True) -> bool:
+    """8-bit dot-product instructions (AVX-VNNI, AVX512-VNNI or AMX-INT8) are usable (``capped``: under
+    ``ONEDNN_MAX_CPU_ISA``; False for libraries that ignore it, see ``cpu_flags``)."""
+    return bool(cpu_flags(capped) & {"avx_vnni", "avx512_vnni", "amx_int8"})
 
 
 def has_native_bf16() -> bool:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from . import checks, cpu
+from .benchmark import time_runs
 from .choices import EXPORT_FORMATS, INT8_CALIBRATION_IMAGES, INT8_MAX_DROP, INT8_SEARCH_MODES
 from .errors import YolorCfgError
 from .eval.validate import run_validation
@@ -89,13 +90,7 @@ def publish(artifact: Path, out: str | Path, fmt: str) -> None:
 
 def latency_ms(runtime, x: np.ndarray, repeat: int = 10) -> float:
     """Median time of one batch, after one warm-up run."""
-    runtime.outputs(x)
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        runtime.outputs(x)
-        times.append(time.perf_counter() - start)
-    return 1000 * float(np.median(times))
+    return 1000 * float(np.median(time_runs(runtime.outputs, x, 1, repeat, torch.device("cpu"))))
 
 
 @dataclass
@@ -122,8 +117,9 @@ class _Int8Run:
         self.tries[k] = (report, result, guard)
         return Attempt(k, guard.drop, guard.passed, path)
 
-    def rank(self, first: Path, log) -> list[Sensitivity]:
-        """The first try's quantized activations, worst first (the five worst printed)."""
+    def rank(self, first: Path, log) -> tuple[list[Sensitivity], int]:
+        """The first try's quantized activations, worst first (the five worst printed), and the float
+        model's convolution multiply-adds they are described against."""
         if self.fmt == "onnx":
             prepared = prepare_for_quantization(self.float_artifact, self.scratch / "pre.onnx")
             ranking = onnx_ranking(prepared, first, self.inputs)
@@ -133,18 +129,16 @@ class _Int8Run:
         log(f"sensitivity ranking ({len(ranking)} quantized activations, worst first):")
         for item in ranking[:5]:
             log(f"  {item.describe(total)}")
-        return ranking
+        return ranking, total
 
-    def search(self, first: Attempt, out: str | Path, log) -> Attempt:
+    def search(self, first: Attempt, log) -> Attempt:
         """Rank, then keep the fewest activations float that pass; the try to publish (the one with the
         smallest drop when none passes) with the search written into its report."""
-        ranking = self.rank(first.path, log)
+        ranking, total = self.rank(first.path, log)
         log(f"searching for the fewest activations to keep float (the first try lost {first.drop:.2f} points)")
         best, tries = fewest_passing(len(ranking), lambda k: self.attempt(k, ranking), log=log)
         chosen = best or min(tries + [first], key=lambda t: t.drop)
         report = self.tries[chosen.kept][0]
-        total = total_macs(self.float_artifact)
-        report.path = str(out)
         report.search = [item.describe(total) for item in ranking[:chosen.kept]]
         report.search_tries = [(t.kept, t.drop, t.passed) for t in tries]
         return chosen
@@ -216,7 +210,7 @@ def export_int8(model, out: str | Path, fmt: str, opts: ExportOptions, calibrati
             if first.passed:
                 run.rank(first.path, log)
             else:
-                chosen = run.search(first, out, log)
+                chosen = run.search(first, log)
         report, int8_val, guard = run.tries[chosen.kept]
         run.time(first, chosen, report)
         publish(chosen.path, out, fmt)

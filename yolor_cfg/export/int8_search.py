@@ -114,10 +114,8 @@ def openvino_ranking(quantized_xml: str | Path, inputs: list[np.ndarray]) -> lis
 
     core = ov.Core()
     model = core.read_model(str(quantized_xml))
-    probes = []  # (FakeQuantize op, index of its input among the extra outputs)
-    for op in model.get_ordered_ops():
-        if op.get_type_name() == "FakeQuantize" and op.input_value(0).get_node().get_type_name() != "Constant":
-            probes.append(op)
+    probes = [op for op in model.get_ordered_ops()  # activation FakeQuantize ops (not weights')
+              if op.get_type_name() == "FakeQuantize" and op.input_value(0).get_node().get_type_name() != "Constant"]
     if not probes:
         return []
     extra = model.add_outputs([o for op in probes for o in (op.input_value(0), op.output(0))])

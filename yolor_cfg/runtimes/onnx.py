@@ -65,7 +65,7 @@ class OnnxRuntime(Runtime):
         simd = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "SSE"
         if self.info.precision != "int8":
             return f"MLAS fp32 {simd}"
-        if flags & {"avx512_vnni", "avx_vnni", "amx_int8"}:
+        if cpu.has_vnni(capped=False):
             return f"MLAS int8 {simd} with VNNI (32-bit dot products)"
         return f"MLAS int8 {simd} without VNNI (u8 x s8 pairs summed into 16 bits, VPMADDUBSW)"
 

@@ -200,8 +200,8 @@ class Trainer:
         self.resume_ckpt = resume_ckpt
         self._seed(opt.seed)
         self.data = DataConfig.load(opt.data)
+        check_hyp(dict(opt.hyp_overrides), "hyperparameter overrides")  # a file's values: checked in load_hyp
         self.hyp = load_hyp(opt.hyp) | dict(opt.hyp_overrides)
-        check_hyp(self.hyp, "hyperparameters")
         if resume_ckpt is not None:
             self.hyp = dict(resume_ckpt["hyp"])
         # a new run's folder is claimed once data and model are known to be good (see train)
