@@ -116,10 +116,11 @@ def list_sources(source: str, skipped: list[str] | None = None) -> list[Path]:
     p = Path(source)
     if p.is_dir():
         wanted = IMAGE_SUFFIXES | VIDEO_SUFFIXES
-        found = sorted(q for q in p.iterdir() if q.is_file() and q.suffix.lower() in wanted)
+        entries = sorted(p.iterdir())
+        found = [q for q in entries if q.is_file() and q.suffix.lower() in wanted]
         if skipped is not None:
-            others = sorted(q.name for q in p.iterdir() if q.is_file() and q.suffix.lower() not in wanted)
-            folders = sorted(q.name for q in p.iterdir() if q.is_dir())
+            others = [q.name for q in entries if q.is_file() and q.suffix.lower() not in wanted]
+            folders = [q.name for q in entries if q.is_dir()]
             if others:
                 skipped.append(f"{len(others)} files that are not images or videos ({', '.join(others[:3])}"
                                f"{', ...' if len(others) > 3 else ''})")
