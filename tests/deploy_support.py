@@ -3,8 +3,8 @@ mAP@0.5 0.92; made by tools/train_synth.py and saved with model.save_weights) an
 dataset to calibrate and validate on."""
 from pathlib import Path
 
-from yolor_cfg.models import shipped_cfg
-from yolor_cfg.train.synth import build_synth
+from yolor_cfg.compiler.model import shipped_cfg
+from yolor_cfg.workflows.train.synth import build_synth
 
 TRAINED = Path(__file__).parent / "fixtures" / "trained" / "yolor_tiny_synth.pt"
 # the demo's model as a CPU without native bf16 trains it (fp32): see tests/fixtures/trained/README.md

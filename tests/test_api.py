@@ -5,8 +5,8 @@ import pytest
 
 import yolor_cfg
 from yolor_cfg import api
-from yolor_cfg.checks import UsageError
-from yolor_cfg.train.synth import build_synth
+from yolor_cfg.core.checks import UsageError
+from yolor_cfg.workflows.train.synth import build_synth
 
 CFG = str(api.shipped_cfg("yolor_tiny"))
 
@@ -56,21 +56,21 @@ def test_api_checks_like_the_command_line(tmp_path):
     ((64, 64, 3), r"img_size is one side or \(height, width\)"),
 ])
 def test_compile_checks_the_input_size(size, message):
-    from yolor_cfg.checks import UsageError
+    from yolor_cfg.core.checks import UsageError
 
     with pytest.raises(UsageError, match=message):
         yolor_cfg.compile("cfg/yolor_tiny.cfg", img_size=size)
 
 
 def test_paths_of_the_wrong_type_are_named():
-    from yolor_cfg.checks import UsageError
+    from yolor_cfg.core.checks import UsageError
 
     with pytest.raises(UsageError, match="weights must be a path .*got int 123"):
         api.val("cfg/yolor_tiny.cfg", weights=123)
 
 
 def test_predict_takes_grey_and_bgra_and_refuses_floats():
-    from yolor_cfg.checks import UsageError
+    from yolor_cfg.core.checks import UsageError
 
     model = yolor_cfg.compile("cfg/yolor_tiny.cfg", img_size=64)
     bgr = np.full((64, 64, 3), 90, np.uint8)

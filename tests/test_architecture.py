@@ -1,14 +1,18 @@
-"""The package's first-level parts depend on each other one way: no import cycle between them,
-counting imports inside functions (annotations under TYPE_CHECKING excepted: they run nothing)."""
+"""The package is tiered and each tier imports only the tiers below it (imports inside functions
+count; annotations under TYPE_CHECKING do not: they run nothing):
+
+    core  <  compiler  <  deploy  <  workflows  <  api  <  cli
+
+and inside the compiler the layer kinds do not reach the executor, passes or weights code above them."""
 import ast
+import sys
 from pathlib import Path
 
+import pytest
+
 PACKAGE = Path(__file__).resolve().parents[1] / "yolor_cfg"
-
-
-def _part(module: str) -> str:
-    parts = module.split(".")
-    return parts[1] if len(parts) > 1 else ""
+TIERS = ("core", "compiler", "deploy", "workflows", "api", "cli")
+LOOSE = {"", "__main__"}  # yolor_cfg/__init__.py (lazy names) and python -m yolor_cfg
 
 
 def _type_checking_nodes(tree) -> set:
@@ -19,60 +23,75 @@ def _type_checking_nodes(tree) -> set:
     return skip
 
 
-def dependencies() -> dict[str, set[str]]:
-    """first-level part -> the parts it imports (relative imports anywhere in its files)."""
+def imports() -> dict[str, set[str]]:
+    """module (dotted, without the leading ``yolor_cfg.``) -> the yolor_cfg modules it imports."""
     edges: dict[str, set[str]] = {}
+    known = {".".join(p.relative_to(PACKAGE).with_suffix("").parts).removesuffix(".__init__")
+             for p in PACKAGE.rglob("*.py")}
     for path in PACKAGE.rglob("*.py"):
-        rel = path.relative_to(PACKAGE.parent).with_suffix("")
-        module = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
-        package = module if rel.name == "__init__" else module.rsplit(".", 1)[0]
+        rel = path.relative_to(PACKAGE).with_suffix("")
+        parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
+        module = ".".join(parts)
+        package = module if rel.name == "__init__" else ".".join(parts[:-1])
         tree = ast.parse(path.read_text())
         skip = _type_checking_nodes(tree)
+        found = edges.setdefault(module, set())
         for node in ast.walk(tree):
-            if not isinstance(node, ast.ImportFrom) or not node.level or id(node) in skip:
+            if id(node) in skip:
                 continue
-            base = package.split(".")[: len(package.split(".")) - node.level + 1]
-            targets = [".".join(base + [node.module])] if node.module else [".".join(base + [a.name]) for a in node.names]
-            for target in targets:
-                a, b = _part(module), _part(target)
-                if a and b and a != b:
-                    edges.setdefault(a, set()).add(b)
+            if isinstance(node, ast.Import):
+                found.update(a.name.removeprefix("yolor_cfg.") for a in node.names if a.name.startswith("yolor_cfg."))
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = package.split(".") if package else []
+                    base = base[: len(base) - node.level + 1]
+                elif node.module == "yolor_cfg" or node.module.startswith("yolor_cfg."):
+                    base = []
+                    node = ast.ImportFrom(module=node.module.removeprefix("yolor_cfg").lstrip(".") or None,
+                                          names=node.names, level=1)
+                else:
+                    continue
+                prefix = base + (node.module.split(".") if node.module else [])
+                # "from .p import x": the module p.x where there is one, else an attribute of p
+                targets = [".".join(prefix + [a.name]) for a in node.names]
+                found.update(t if t in known else ".".join(prefix) for t in targets)
     return edges
 
 
-def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
-    state: dict[str, int] = {}
-    path: list[str] = []
-
-    def visit(v):
-        state[v] = 1
-        path.append(v)
-        for w in sorted(edges.get(v, ())):
-            if state.get(w) == 1:
-                return path[path.index(w):] + [w]
-            if w not in state and (found := visit(w)):
-                return found
-        state[v] = 2
-        path.pop()
-        return None
-
-    for v in sorted(edges):
-        if v not in state and (found := visit(v)):
-            return found
-    return None
+def tier(module: str) -> str:
+    return module.split(".")[0]
 
 
-def test_no_import_cycle_between_parts():
-    cycle = find_cycle(dependencies())
-    assert cycle is None, "import cycle: " + " -> ".join(cycle)
+def test_every_module_is_in_a_tier():
+    strays = sorted(m for m in imports() if tier(m) not in TIERS and m not in LOOSE)
+    assert not strays, f"modules outside the tiers {TIERS}: {strays}"
 
 
-def test_the_cycle_finder_finds_one():
-    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
-    assert find_cycle({"a": {"b"}, "b": set()}) is None
+def test_each_tier_imports_only_the_tiers_below():
+    rank = {t: i for i, t in enumerate(TIERS)}
+    upward = sorted(f"{m} imports {t}" for m, targets in imports().items() if m not in LOOSE
+                    for t in targets if tier(t) in rank and rank[tier(t)] > rank[tier(m)])
+    assert not upward, "imports against the tier order:\n" + "\n".join(upward)
 
 
-def test_inference_code_does_not_depend_on_training():
-    edges = dependencies()
-    assert "train" not in edges.get("detect", set()) and "train" not in edges.get("export", set())
-    assert "backends" not in edges.get("layers", set())  # modules and activations live with the layers
+@pytest.mark.parametrize("low, high", [("compiler.layers", "compiler.executor"), ("compiler.layers", "compiler.passes"),
+                                       ("compiler.layers", "compiler.io"), ("compiler.layers", "compiler.model"),
+                                       ("workflows.eval", "workflows.train"), ("workflows.detect", "workflows.train")])
+def test_inside_a_tier(low, high):
+    offending = sorted(m for m, targets in imports().items() if m.startswith(low)
+                       for t in targets if t == high or t.startswith(high + "."))
+    assert not offending, f"{offending} import {high}"
+
+
+def test_the_checker_sees_imports_in_functions_and_absolute_ones(tmp_path, monkeypatch):
+    pkg = tmp_path / "yolor_cfg"
+    for sub in ("core", "workflows"):
+        (pkg / sub).mkdir(parents=True)
+    (pkg / "workflows" / "detect.py").write_text("")
+    (pkg / "core" / "__init__.py").write_text("")
+    (pkg / "core" / "a.py").write_text("def f():\n    from ..workflows import detect\n")
+    (pkg / "core" / "b.py").write_text("import yolor_cfg.deploy.runtimes\nfrom yolor_cfg.compiler.graph import Graph\n")
+    monkeypatch.setattr(sys.modules[__name__], "PACKAGE", pkg)
+    found = imports()
+    assert found["core.a"] == {"workflows.detect"}
+    assert found["core.b"] == {"deploy.runtimes", "compiler.graph"}

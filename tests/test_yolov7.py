@@ -6,15 +6,15 @@ import pytest
 import torch
 
 import yolor_cfg
-from yolor_cfg.models import Model
+from yolor_cfg.compiler.model import Model
 from yolor_cfg.cli import main
-from yolor_cfg.export import ExportOptions, export_onnx
-from yolor_cfg.frontend import parse_text
-from yolor_cfg.graph import build_graph
-from yolor_cfg.io import load_state_dict
-from yolor_cfg.yaml2cfg import yaml_to_cfg
+from yolor_cfg.deploy.formats import ExportOptions, export_onnx
+from yolor_cfg.compiler.frontend import parse_text
+from yolor_cfg.compiler.graph import build_graph
+from yolor_cfg.compiler.io import load_state_dict
+from yolor_cfg.compiler.yaml2cfg import yaml_to_cfg
 
-from .helpers import assert_reproduces, shared_path
+from tests.helpers import assert_reproduces, shared_path
 
 CFG = Path(__file__).resolve().parents[1] / "cfg"
 MINIS = ["yolov7_mini", "yolov7_aux_mini"]
@@ -109,8 +109,8 @@ def test_fused_training_cfg_is_yolov7s_deployment_network(name, deploy):
 
 
 def test_aux_heads_are_trained_at_a_quarter_weight():
-    from yolor_cfg.train.hyp import DEFAULT_HYP
-    from yolor_cfg.train.loss import YoloLoss
+    from yolor_cfg.workflows.train.hyp import DEFAULT_HYP
+    from yolor_cfg.workflows.train.loss import YoloLoss
 
     fx = fixture("yolov7_aux_mini")
     model = converted("yolov7_aux_mini")

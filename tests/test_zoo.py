@@ -6,12 +6,12 @@ import torch
 
 import yolor_cfg
 from yolor_cfg.cli import main
-from yolor_cfg.export import ExportOptions, export_onnx
-from yolor_cfg.frontend import parse_text
-from yolor_cfg.graph import build_graph, load_graph
-from yolor_cfg.yaml2cfg import yaml_to_cfg
+from yolor_cfg.deploy.formats import ExportOptions, export_onnx
+from yolor_cfg.compiler.frontend import parse_text
+from yolor_cfg.compiler.graph import build_graph, load_graph
+from yolor_cfg.compiler.yaml2cfg import yaml_to_cfg
 
-from .helpers import assert_reproduces, shared_path
+from tests.helpers import assert_reproduces, shared_path
 
 CFG = Path(__file__).resolve().parents[1] / "cfg"
 PARAMS = {"yolor_p6": 37_265_016, "yolor_w6": 79_873_400, "yolor_e6": 115_909_400, "yolor_d6": 151_782_680,
@@ -25,7 +25,7 @@ PARAMS = {"yolor_p6": 37_265_016, "yolor_w6": 79_873_400, "yolor_e6": 115_909_40
 @pytest.mark.parametrize("name", sorted(PARAMS))
 def test_shipped_parameter_counts_and_headers(name):
     graph = load_graph(CFG / f"{name}.cfg")
-    from yolor_cfg.summary import summarize
+    from yolor_cfg.compiler.summary import summarize
 
     assert summarize(graph)["params"] == PARAMS[name]
     text = (CFG / f"{name}.cfg").read_text()
@@ -52,8 +52,8 @@ def test_yaml2cfg_reproduces_paper_outputs(tmp_path, capsys):
 def test_paper_state_dict_without_keymap_is_explained(tmp_path):
     fixture = torch.load(shared_path("reference-arch", "paper_modules_mini.pt"), weights_only=True)
     model = yolor_cfg.compile(CFG / "yolor_tiny.cfg")
-    from yolor_cfg.errors import WeightsError
-    from yolor_cfg.io import load_state_dict
+    from yolor_cfg.core.errors import WeightsError
+    from yolor_cfg.compiler.io import load_state_dict
 
     with pytest.raises(WeightsError, match="no yaml2cfg key map"):
         load_state_dict(model, fixture["state_dict"], "paper.pt")

@@ -97,10 +97,10 @@ def write_cfgs() -> None:
 
 
 def run(epochs: int, n_train: int, out: Path, seed: int, only: list[str] | None = None) -> None:
-    from yolor_cfg.graph import load_graph
-    from yolor_cfg.summary import summarize
-    from yolor_cfg.train.synth import ensure_synth
-    from yolor_cfg.train.trainer import TrainOptions, Trainer
+    from yolor_cfg.compiler.graph import load_graph
+    from yolor_cfg.compiler.summary import summarize
+    from yolor_cfg.workflows.train.synth import ensure_synth
+    from yolor_cfg.workflows.train.trainer import TrainOptions, Trainer
 
     data = ensure_synth(n_train=n_train, n_val=200)
     previous = {r["variant"]: r for r in json.loads((out / "ablation.json").read_text())} if only else {}

@@ -21,7 +21,7 @@ def main() -> None:
     import yolor_cfg  # noqa: F401
 
     t_import = time.perf_counter() - t0
-    from yolor_cfg.graph import load_graph
+    from yolor_cfg.compiler.graph import load_graph
 
     load_graph(args.cfg)  # warm: grammar compiled once per process
     times = []

@@ -35,7 +35,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
     sys.path.insert(0, str(HERE))
-    from yolor_cfg import cpu
+    from yolor_cfg.core import cpu
 
     print(f"CPU: {cpu.describe()}; package from {args.root}")
     for argv in COMMANDS:

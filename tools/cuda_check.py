@@ -18,9 +18,9 @@ import torch
 
 import yolor_cfg
 from yolor_cfg.api import shipped_cfg
-from yolor_cfg.benchmark import run_benchmark
-from yolor_cfg.train.synth import ensure_synth
-from yolor_cfg.train.trainer import TrainOptions, Trainer
+from yolor_cfg.workflows.benchmark import run_benchmark
+from yolor_cfg.workflows.train.synth import ensure_synth
+from yolor_cfg.workflows.train.trainer import TrainOptions, Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "conformance"

@@ -13,12 +13,12 @@ import tempfile
 from pathlib import Path
 
 from yolor_cfg import api
-from yolor_cfg.eval.validate import run_validation
-from yolor_cfg.export import ExportOptions, export_onnx
-from yolor_cfg.export.int8 import calibration_batches, quantize_onnx
-from yolor_cfg.runtimes import open_artifact
-from yolor_cfg.train.data import DataConfig, build_index
-from yolor_cfg.train.synth import ensure_synth
+from yolor_cfg.workflows.eval.validate import run_validation
+from yolor_cfg.deploy.formats import ExportOptions, export_onnx
+from yolor_cfg.deploy.int8 import calibration_batches, quantize_onnx
+from yolor_cfg.deploy.runtimes import open_artifact
+from yolor_cfg.workflows.train.data import DataConfig, build_index
+from yolor_cfg.workflows.train.synth import ensure_synth
 
 TRAINED = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "trained" / "yolor_tiny_synth.pt"
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from yolor_cfg.cfgtext import annotate
-from yolor_cfg.frontend import parse_file, parse_text
-from yolor_cfg.graph import build_graph
-from yolor_cfg.summary import summarize
-from yolor_cfg.yaml2cfg import yaml_to_cfg
+from yolor_cfg.compiler.cfgtext import annotate
+from yolor_cfg.compiler.frontend import parse_file, parse_text
+from yolor_cfg.compiler.graph import build_graph
+from yolor_cfg.compiler.summary import summarize
+from yolor_cfg.compiler.yaml2cfg import yaml_to_cfg
 
 ROOT = Path(__file__).resolve().parents[1]
 

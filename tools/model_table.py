@@ -8,8 +8,8 @@ import argparse
 import re
 from pathlib import Path
 
-from yolor_cfg.graph import load_graph
-from yolor_cfg.summary import summarize
+from yolor_cfg.compiler.graph import load_graph
+from yolor_cfg.compiler.summary import summarize
 
 ROOT = Path(__file__).resolve().parents[1]
 START, END = "<!-- model-table:start -->", "<!-- model-table:end -->"

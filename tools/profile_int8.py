@@ -19,8 +19,8 @@ import onnxruntime as ort
 import torch
 
 from yolor_cfg import api
-from yolor_cfg.export import ExportOptions, export_onnx
-from yolor_cfg.export.int8 import quantize_onnx
+from yolor_cfg.deploy.formats import ExportOptions, export_onnx
+from yolor_cfg.deploy.int8 import quantize_onnx
 
 
 def profile(path: Path, x: np.ndarray, repeat: int) -> dict[str, float]:

@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 from yolor_cfg.api import shipped_cfg
-from yolor_cfg.train.synth import ensure_synth
-from yolor_cfg.train.trainer import TrainOptions, Trainer
+from yolor_cfg.workflows.train.synth import ensure_synth
+from yolor_cfg.workflows.train.trainer import TrainOptions, Trainer
 
 
 def main() -> None:

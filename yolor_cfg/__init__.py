@@ -13,12 +13,12 @@ _LAZY = {
     "load": ("yolor_cfg.api", "load"),
     # the workflows are yolor_cfg.api.train/val/export/detect/benchmark: train, export, detect and
     # benchmark are also subpackage names here, which would shadow them
-    "load_graph": ("yolor_cfg.graph", "load_graph"),
-    "import_checkpoint": ("yolor_cfg.importer", "import_checkpoint"),
-    "parse_text": ("yolor_cfg.frontend", "parse_text"),
-    "CfgError": ("yolor_cfg.errors", "CfgError"),
-    "WeightsError": ("yolor_cfg.errors", "WeightsError"),
-    "YolorCfgError": ("yolor_cfg.errors", "YolorCfgError"),
+    "load_graph": ("yolor_cfg.compiler.graph", "load_graph"),
+    "import_checkpoint": ("yolor_cfg.compiler.importer", "import_checkpoint"),
+    "parse_text": ("yolor_cfg.compiler.frontend", "parse_text"),
+    "CfgError": ("yolor_cfg.core.errors", "CfgError"),
+    "WeightsError": ("yolor_cfg.core.errors", "WeightsError"),
+    "YolorCfgError": ("yolor_cfg.core.errors", "YolorCfgError"),
 }
 
 __all__ = list(_LAZY) + ["__version__"]

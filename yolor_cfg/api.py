@@ -15,8 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import checks, models
-from .models import model_from_checkpoint, shipped_cfg  # noqa: F401  (the API's model entry points)
+from .core import checks
+from .compiler import model as models
+from .compiler.model import model_from_checkpoint, shipped_cfg  # noqa: F401  (the API's model entry points)
 
 
 class Model(models.Model):
@@ -26,7 +27,7 @@ class Model(models.Model):
     def predict(self, image, conf: float = 0.25, iou: float = 0.45, max_det: int = 300):
         """Detections for one image (BGR array or path) in its original pixel coordinates:
         a list of ``Detection(box=(x1, y1, x2, y2), score, cls, name)``."""
-        from .detect import Predictor
+        from .workflows.detect import Predictor
 
         device = next(self.parameters()).device
         was_training = self.training
@@ -67,7 +68,7 @@ class TrainResult:
 def train(cfg: str | Path = "", data: str = "synth", **options) -> TrainResult:
     """``yolor-cfg train``: ``options`` are TrainOptions fields (epochs, batch, img, weights, hyp, device,
     workers, project, name, exist_ok, resume, seed, ...), checked as the command line checks them."""
-    from .train.trainer import TrainOptions, Trainer
+    from .workflows.train.trainer import TrainOptions, Trainer
 
     result = Trainer(TrainOptions(cfg=str(cfg), data=str(data), **options)).train()
     best, last = result.get("best"), result.get("last")
@@ -79,8 +80,8 @@ def _val_data(data_config, img: int, batch: int = 16, workers: int = 0, verbose:
     """(loader, class names, COCO ground truth) of a loaded data config's val split, letterboxed to ``img``."""
     import torch
 
-    from .eval.coco import coco_from_labels
-    from .train.data import DetectionDataset, build_index, collate
+    from .workflows.eval.coco import coco_from_labels
+    from .workflows.train.data import DetectionDataset, build_index, collate
 
     index = build_index(data_config, "val")
     if verbose:
@@ -93,7 +94,7 @@ def _val_data(data_config, img: int, batch: int = 16, workers: int = 0, verbose:
 def _artifact_or_model(cfg, weights, img_size, device="cpu", dialect=None):
     """A runtime for ``weights`` when it is an exported artifact (ONNX, OpenVINO), else the compiled cfg
     with its weights (or a model given as it is)."""
-    from .runtimes import TorchRuntime, open_artifact
+    from .deploy.runtimes import TorchRuntime, open_artifact
 
     if weights is not None:
         checks.existing_path(weights, "weights")
@@ -120,9 +121,9 @@ def val(cfg=None, weights=None, data: str = "synth", img: int | None = None, bat
     """``yolor-cfg val``: COCO metrics of a cfg + weights (or a model, or an exported ONNX / OpenVINO
     artifact given as ``weights``) on the data's val split; returns a ValResult (map50, map, metrics,
     per-class AP). ``img`` defaults to 256, or to an artifact's input size."""
-    from .eval.validate import run_validation
-    from .runtimes import Runtime
-    from .train.data import DataConfig
+    from .workflows.eval.validate import run_validation
+    from .deploy.runtimes import Runtime
+    from .workflows.train.data import DataConfig
 
     checks.int_in(batch, "val batch", 1, checks.MAX_BATCH)
     checks.int_in(workers, "workers", 0, 256)
@@ -152,9 +153,9 @@ def export(cfg, out: str | Path, weights=None, dialect: str | None = None, forma
     "auto", "always" to rank even when the first try passes, "off"); AccuracyGuardError when nothing
     meets the budget. ``int8_calibration``: onnxruntime's calibration method (minmax, percentile,
     entropy; None: this CPU's default). Returns the QuantizeReport."""
-    from .deploy import FORMATS, export_int8
-    from .export import ExportOptions, export_onnx
-    from .export.openvino import export_openvino
+    from .deploy.export import FORMATS, export_int8
+    from .deploy.formats import ExportOptions, export_onnx
+    from .deploy.formats.openvino import export_openvino
 
     if format not in FORMATS:
         raise checks.UsageError(f"unknown export format {format!r}; choose from {', '.join(FORMATS)}")
@@ -175,14 +176,19 @@ def export(cfg, out: str | Path, weights=None, dialect: str | None = None, forma
     if data is None:
         raise checks.UsageError("--int8 needs --data: calibration images come from its train split and the "
                                 "accuracy guard runs on its val split")
-    from .train.data import DataConfig, build_index
+    from .workflows.train.data import DataConfig, build_index
 
     data_config = DataConfig.load(data)
     h, _ = opts.img_size or (model.graph.net.height, model.graph.net.width)
     loader, names, _ = _val_data(data_config, h)
     opts.names = opts.names or list(getattr(model, "names", []) or []) or names
     train_paths = build_index(data_config, "train").images
-    return export_int8(model, out, format, opts, train_paths, loader, names, calib, max_drop, int8_search,
+    from .workflows.eval.validate import run_validation
+
+    def score(runtime):
+        return run_validation(runtime, loader, names, verbose=False, progress=False)
+
+    return export_int8(model, out, format, opts, train_paths, score, calib, max_drop, int8_search,
                        int8_calibration, log=log)
 
 
@@ -192,8 +198,8 @@ def detect(source: str | Path, cfg=None, weights=None, onnx=None, out: str | Pat
     """``yolor-cfg detect``: detections for images, folders, globs and videos, with a cfg + weights (or a
     model) or an exported artifact (ONNX, OpenVINO folder) as ``weights`` (``onnx`` is the older name
     for an ONNX file); writes annotated files and returns DetectResults."""
-    from .detect import Predictor, run_detect
-    from .runtimes import OnnxRuntime
+    from .workflows.detect import Predictor, run_detect
+    from .deploy.runtimes import OnnxRuntime
 
     if onnx is not None and weights is not None:
         raise checks.UsageError("give the model once: --weights (any artifact) or --onnx")
@@ -211,8 +217,8 @@ def benchmark(cfg=None, weights=None, img: int | None = None, batch: int = 1, de
     ``data``, each backend's mAP@0.5 and mAP@0.5:0.95 on its val split, INT8 backends calibrated on
     ``calib`` images of its train split); returns the report dict. ``img`` defaults to 640. ``weights``
     may be an exported artifact (ONNX, OpenVINO): then that artifact alone is measured, at its size."""
-    from .benchmark import DEFAULT_BACKENDS, run_benchmark
-    from .runtimes import Runtime
+    from .workflows.benchmark import DEFAULT_BACKENDS, run_benchmark
+    from .deploy.runtimes import Runtime
 
     model = _artifact_or_model(cfg, weights, img, device)
     loader = names = calibration = None
@@ -220,7 +226,7 @@ def benchmark(cfg=None, weights=None, img: int | None = None, batch: int = 1, de
         img = _artifact_img(model, img, weights)
     img = img or 640
     if data:
-        from .train.data import DataConfig, build_index
+        from .workflows.train.data import DataConfig, build_index
 
         data_config = DataConfig.load(data)
         loader, names, _ = _val_data(data_config, img)

@@ -4,7 +4,7 @@ import sys
 
 from yolor_cfg.cli import main
 
-from ..helpers import shared_path
+from tests.helpers import shared_path
 
 DIAG = re.compile(r"^.+:\d+:\d+: (error|warning): .+$")
 

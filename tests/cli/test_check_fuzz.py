@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from yolor_cfg.cli.check import check_file
 
-from ..helpers import FIXTURES as SHARED
+from tests.helpers import FIXTURES as SHARED
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = sorted([*ROOT.glob("cfg/*.cfg"), *SHARED.glob("reference-cfg/*/*.cfg"), *SHARED.glob("conformance/*.cfg")])

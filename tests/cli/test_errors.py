@@ -12,18 +12,18 @@ from hypothesis import strategies as st
 
 import yolor_cfg
 from yolor_cfg.api import shipped_cfg
-from yolor_cfg.checks import UsageError
+from yolor_cfg.core.checks import UsageError
 from yolor_cfg.cli import main
-from yolor_cfg.detect import Predictor, run_detect
-from yolor_cfg.errors import WeightsError
-from yolor_cfg.export import ExportOptions, export_onnx
-from yolor_cfg.files import claim_run_dir
-from yolor_cfg.train.data import DataConfig, DataError
-from yolor_cfg.train.hyp import load_hyp
-from yolor_cfg.train.synth import build_synth
-from yolor_cfg.train.trainer import TrainOptions, Trainer
+from yolor_cfg.workflows.detect import Predictor, run_detect
+from yolor_cfg.core.errors import WeightsError
+from yolor_cfg.deploy.formats import ExportOptions, export_onnx
+from yolor_cfg.core.files import claim_run_dir
+from yolor_cfg.workflows.train.data import DataConfig, DataError
+from yolor_cfg.workflows.train.hyp import load_hyp
+from yolor_cfg.workflows.train.synth import build_synth
+from yolor_cfg.workflows.train.trainer import TrainOptions, Trainer
 
-from ..helpers import shared_path
+from tests.helpers import shared_path
 
 CFG = str(shipped_cfg("yolor_tiny"))
 
@@ -193,7 +193,7 @@ def test_data_yaml_names_mapping_and_bad_nc(tmp_path):
 
 
 def test_images_without_labels_are_listed_as_backgrounds(data):
-    from yolor_cfg.train.data import build_index
+    from yolor_cfg.workflows.train.data import build_index
 
     labels = sorted((data.parent / "labels" / "val").glob("*.txt"))
     labels[0].unlink()
@@ -276,7 +276,7 @@ BASE = {
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory):
-    from yolor_cfg.train.data import build_index
+    from yolor_cfg.workflows.train.data import build_index
 
     tmp = tmp_path_factory.mktemp("sandbox")
     (tmp / "junk.bin").write_bytes(b"\x00\x01junk" * 50)

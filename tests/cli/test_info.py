@@ -4,7 +4,7 @@ import pytest
 
 from yolor_cfg.cli import main
 
-from ..helpers import shared_path
+from tests.helpers import shared_path
 
 PARAMS = {"yolor_csp": 52_923_994, "yolor_csp_x": 99_754_058, "yolor_p6": 37_265_016, "yolor_w6": 79_873_400,
           "yolov4_csp": 52_921_437, "yolov4_csp_x": 99_751_053, "yolov4_p6": 127_585_200, "yolov4_p7": 287_566_300}

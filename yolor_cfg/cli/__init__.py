@@ -10,7 +10,7 @@ import importlib
 import os
 import sys
 
-from ..errors import CfgError, YolorCfgError
+from ..core.errors import CfgError, YolorCfgError
 from .common import report_cfg_error
 
 SUBCOMMANDS = ("info", "check", "convert", "export", "verify", "data", "train", "val", "detect", "demo", "draw",

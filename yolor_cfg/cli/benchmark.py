@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from ..choices import BENCHMARK_ALIASES, BENCHMARK_BACKENDS, BENCHMARK_DEFAULT_BACKENDS
+from ..core.choices import BENCHMARK_ALIASES, BENCHMARK_BACKENDS, BENCHMARK_DEFAULT_BACKENDS
 from .common import batch_size, count, data_spec, device, existing_file, existing_path, square_img
 
 

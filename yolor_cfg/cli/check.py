@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from ..errors import CfgError
+from ..core.errors import CfgError
 from .common import DIALECT_CHOICES, shape_img, print_diagnostics
 
 
@@ -17,7 +17,7 @@ def add_parser(sub):
 
 def check_file(path: str, img_size=None, dialect=None):
     """(ok, diagnostics, graph or None) for one file; never raises for problems in the file."""
-    from ..graph import load_graph
+    from ..compiler.graph import load_graph
 
     try:
         graph = load_graph(path, img_size, dialect)

@@ -1,4 +1,4 @@
-"""Helpers shared by subcommands: argument types (built on ``yolor_cfg.checks``, so the command line
+"""Helpers shared by subcommands: argument types (built on ``yolor_cfg.core.checks``, so the command line
 and the Python API check the same way) and diagnostics output."""
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import argparse
 import re
 import sys
 
-from .. import checks
-from ..errors import CfgError, Diagnostic
+from ..core import checks
+from ..core.errors import CfgError, Diagnostic
 
 DIALECT_CHOICES = ("yolor", "darknet")
 

@@ -1,7 +1,7 @@
 """``yolor-cfg convert --cfg CFG --weights IN --out OUT``: .weights <-> .pt, bit-exact both ways."""
 from __future__ import annotations
 
-from .. import checks
+from ..core import checks
 from .common import DIALECT_CHOICES, existing_file, output_file
 
 
@@ -17,9 +17,9 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from ..io import DarknetHeader, load_weights_into, read_torch_file, save_checkpoint, save_darknet_weights
-    from ..io.checkpoint import is_torch_file
-    from ..models import compile
+    from ..compiler.io import DarknetHeader, load_weights_into, read_torch_file, save_checkpoint, save_darknet_weights
+    from ..compiler.io.checkpoint import is_torch_file
+    from ..compiler.model import compile
 
     checks.not_an_input(args.out, [args.weights, args.cfg], "converted weights")
 

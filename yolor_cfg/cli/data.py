@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..checks import UsageError
-from ..files import atomic_dir
+from ..core.checks import UsageError
+from ..core.files import atomic_dir
 from .common import count, output_dir, square_img
 
 
@@ -20,7 +20,7 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from ..train.synth import build_synth
+    from ..workflows.train.synth import build_synth
 
     out = Path(args.out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):

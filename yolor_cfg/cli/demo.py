@@ -47,17 +47,18 @@ class _Steps:
 def run(args) -> int:
     import torch
 
-    from .. import api, cpu
-    from ..detect import Predictor, run_detect
-    from ..eval.coco import coco_from_labels
-    from ..eval.validate import run_validation
-    from ..export import ExportOptions, export_onnx
-    from ..files import claim_run_dir
-    from ..models import shipped_cfg
-    from ..runtimes import open_artifact
-    from ..train.data import DataConfig, DetectionDataset, build_index, collate
-    from ..train.synth import ensure_synth
-    from ..train.trainer import TrainOptions, Trainer
+    from .. import api
+    from ..core import cpu
+    from ..workflows.detect import Predictor, run_detect
+    from ..workflows.eval.coco import coco_from_labels
+    from ..workflows.eval.validate import run_validation
+    from ..deploy.formats import ExportOptions, export_onnx
+    from ..core.files import claim_run_dir
+    from ..compiler.model import shipped_cfg
+    from ..deploy.runtimes import open_artifact
+    from ..workflows.train.data import DataConfig, DetectionDataset, build_index, collate
+    from ..workflows.train.synth import ensure_synth
+    from ..workflows.train.trainer import TrainOptions, Trainer
 
     t0 = time.time()
     out = claim_run_dir(str(Path(args.out).parent), Path(args.out).name)

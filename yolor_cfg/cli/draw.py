@@ -1,8 +1,8 @@
 """``yolor-cfg draw CFG``: the network as a diagram (DOT, SVG or PNG)."""
 from __future__ import annotations
 
-from ..errors import CfgError
-from .. import checks
+from ..core.errors import CfgError
+from ..core import checks
 from .common import DIALECT_CHOICES, output_file, report_cfg_error, shape_img
 
 
@@ -18,8 +18,8 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from ..draw import render
-    from ..graph import load_graph
+    from ..compiler.draw import render
+    from ..compiler.graph import load_graph
 
     checks.not_an_input(args.out, [args.cfg], "diagram")
 
@@ -29,7 +29,7 @@ def run(args) -> int:
         return report_cfg_error(exc)
     title = None
     if args.fused:
-        from ..models import Model
+        from ..compiler.model import Model
 
         fused = Model(graph).fuse()
         graph, title = fused.graph, f"{graph.path} (fused: {fused.fuse_report.summary()})"

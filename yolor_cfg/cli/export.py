@@ -2,10 +2,8 @@
 checked against PyTorch (and, for INT8, guarded by val on the data's val split)."""
 from __future__ import annotations
 
-from ..choices import (EXPORT_FORMATS, INT8_CALIBRATION_IMAGES, INT8_CALIBRATION_METHODS, INT8_MAX_DROP,
-                       INT8_SEARCH_MODES)
-from .common import (DIALECT_CHOICES, batch_size, count, data_spec, existing_file, finite_number, img_size, opset,
-                     probability, tolerance)
+from ..core.choices import (EXPORT_FORMATS, INT8_CALIBRATION_IMAGES, INT8_CALIBRATION_METHODS, INT8_MAX_DROP, INT8_SEARCH_MODES)
+from .common import (DIALECT_CHOICES, batch_size, count, data_spec, existing_file, finite_number, img_size, opset, probability, tolerance)
 
 
 def add_parser(sub):

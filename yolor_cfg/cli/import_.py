@@ -13,7 +13,7 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from ..importer import import_checkpoint
+    from ..compiler.importer import import_checkpoint
 
     print(import_checkpoint(args.checkpoint, args.out, args.name, args.img).format())
     return 0

@@ -15,8 +15,8 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from ..graph import load_graph
-    from ..summary import format_table, summarize
+    from ..compiler.graph import load_graph
+    from ..compiler.summary import format_table, summarize
 
     graph = load_graph(args.cfg, args.img, args.dialect)
     print_diagnostics(graph.warnings)

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 
-from ..files import write_text_atomic
-from .. import checks
+from ..core.files import write_text_atomic
+from ..core import checks
 from .common import count, existing_file, output_file
 
 
@@ -15,9 +15,9 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from ..cfgtext import set_classes
-    from ..frontend import parse_file, parse_text
-    from ..graph import build_graph
+    from ..compiler.cfgtext import set_classes
+    from ..compiler.frontend import parse_file, parse_text
+    from ..compiler.graph import build_graph
 
     checks.not_an_input(args.out, [args.cfg], "cfg output")
 

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import (DIALECT_CHOICES, batch_size, count, data_spec, device, existing_file, existing_file_or_auto,
-                     output_dir, square_img)
+from .common import (DIALECT_CHOICES, batch_size, count, data_spec, device, existing_file, existing_file_or_auto, output_dir, square_img)
 
 
 def add_parser(sub):

@@ -1,7 +1,7 @@
 """``yolor-cfg val``: COCO metrics (pycocotools) of a model on a dataset's val split."""
 from __future__ import annotations
 
-from .common import DIALECT_CHOICES, batch_size, count, data_spec, device, existing_file, existing_path, output_dir, probability, square_img
+from .common import (DIALECT_CHOICES, batch_size, count, data_spec, device, existing_file, existing_path, output_dir, probability, square_img)
 
 
 def add_parser(sub):

@@ -14,8 +14,8 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from ..export import verify_onnx
-    from ..models import compile
+    from ..deploy.formats import verify_onnx
+    from ..compiler.model import compile
 
     model = compile(args.cfg, dialect=args.dialect)
     if args.weights:

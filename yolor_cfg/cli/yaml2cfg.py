@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import sys
 
-from ..errors import CfgError
-from ..files import write_text_atomic
-from ..yaml2cfg import yaml_to_cfg
-from .. import checks
+from ..core.errors import CfgError
+from ..core.files import write_text_atomic
+from ..compiler.yaml2cfg import yaml_to_cfg
+from ..core import checks
 from .common import existing_file, output_file, square_img
 
 
@@ -18,8 +18,8 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from ..graph import load_graph
-    from ..summary import summarize
+    from ..compiler.graph import load_graph
+    from ..compiler.summary import summarize
 
     checks.not_an_input(args.out, [args.yaml], "cfg output")
 

@@ -1,0 +1,364 @@
+"""Inference benchmark: every backend (a runtime built from the model) side by side in one run:
+latency, throughput, achieved GFLOP/s against a roofline of its arithmetic measured in the same run
+(fp32 / bf16 / fp16 matmul, int8 quantized convolution and GEMM), peak memory, output difference
+from fp32 eager and, with a val split, each backend's mAP."""
+from __future__ import annotations
+
+import importlib.util
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..core import cpu
+from ..core.parity import max_error
+from ..deploy.timing import best_time, sync, time_runs
+from ..core.choices import BENCHMARK_ALIASES, BENCHMARK_DEFAULT_BACKENDS
+from ..compiler.optimize import default_dtype
+from ..core.checks import MAX_BATCH, UsageError, img_size, int_in
+from ..deploy.formats import ExportOptions, export_onnx
+from ..deploy.int8 import calibration_batches, quantize_onnx, quantize_openvino
+from ..deploy.formats.openvino import export_openvino, ir_path
+from ..deploy.runtimes import OnnxRuntime, OpenVinoRuntime, Runtime, TorchRuntime
+from ..compiler.summary import summarize
+
+
+@dataclass
+class Setup:
+    """What building a backend needs: the model, the input shape, a scratch folder, calibration inputs."""
+    model: object
+    img: int
+    batch: int
+    device: torch.device
+    scratch: Path
+    calibration: list[np.ndarray]
+    threads: int
+
+    def onnx(self) -> Path:
+        path = self.scratch / "float.onnx"
+        if not path.exists():
+            export_onnx(self.model.cpu(), path, ExportOptions(img_size=(self.img, self.img), batch=self.batch))
+        return path
+
+    def openvino(self) -> Path:
+        folder = self.scratch / "float_openvino"
+        if not folder.exists():
+            export_openvino(self.model.cpu(), folder, ExportOptions(img_size=(self.img, self.img), batch=self.batch))
+        return ir_path(folder)
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    arithmetic: str  # "fp32", "lowp" (bf16 on CPUs with native bf16, fp16 on CUDA) or "int8"
+    build: Callable[[Setup], Runtime]
+    cpu_only: bool = False
+
+
+def _torch(setup: Setup, dtype=None, compile: bool = False) -> Runtime:
+    if dtype is None:
+        return TorchRuntime(setup.model, setup.device)
+    cuda_graph = compile and setup.device.type == "cuda"
+    return TorchRuntime(setup.model.optimize(dtype=dtype, compile=compile, cuda_graph=cuda_graph), setup.device)
+
+
+def _onnxruntime_int8(setup: Setup) -> Runtime:
+    path = setup.scratch / "int8.onnx"
+    quantize_onnx(setup.onnx(), path, setup.calibration)
+    return OnnxRuntime.open(path, threads=setup.threads)
+
+
+def _openvino_int8(setup: Setup) -> Runtime:
+    folder = setup.scratch / "int8_openvino"
+    folder.mkdir()
+    quantize_openvino(setup.openvino(), folder / "int8.xml", setup.calibration)
+    return OpenVinoRuntime.open(folder, threads=setup.threads)
+
+
+BACKENDS: dict[str, Backend] = {b.name: b for b in (
+    Backend("eager", "fp32", _torch),
+    Backend("fused", "fp32", lambda s: _torch(s, torch.float32)),
+    Backend("fused-lowp", "lowp", lambda s: _torch(s, default_dtype(s.device))),
+    Backend("compile", "lowp", lambda s: _torch(s, default_dtype(s.device), compile=True)),
+    Backend("onnxruntime", "fp32", lambda s: OnnxRuntime.open(s.onnx(), threads=s.threads), cpu_only=True),
+    Backend("onnxruntime-int8", "int8", _onnxruntime_int8, cpu_only=True),
+    Backend("openvino", "fp32", lambda s: OpenVinoRuntime.open(s.openvino(), threads=s.threads), cpu_only=True),
+    Backend("openvino-int8", "int8", _openvino_int8, cpu_only=True),
+)}
+ALIASES = BENCHMARK_ALIASES
+DEFAULT_BACKENDS = BENCHMARK_DEFAULT_BACKENDS
+
+
+def backend_names() -> tuple[str, ...]:
+    return tuple(BACKENDS) + tuple(ALIASES)
+
+
+@dataclass
+class BackendResult:
+    backend: str
+    dtype: str
+    median_ms: float
+    min_ms: float
+    images_per_s: float
+    gflops_per_s: float | None
+    roofline_gflops: float
+    roofline_fraction: float | None
+    peak_rss_mb: float | None
+    live_intermediates_mb: float | None
+    max_diff: float | None
+    setup_s: float
+    map50: float | None = None
+    map: float | None = None
+    map50_delta: float | None = None
+    gemm_fraction: float | None = None  # int8 only: fraction of the int8 GEMM limit
+    kernels: str = ""  # the code path its convolutions took on this CPU (Runtime.kernels)
+
+
+ABOVE_ROOFLINE = ("* above 100%: the model's GFLOPs count every multiply of a direct convolution; a backend that "
+                  "computes 3x3 convolutions with fewer (Winograd) gets an effective rate above the GEMM roofline")
+
+
+def matmul_roofline(dtype: torch.dtype, device: torch.device, n: int = 4096, repeat: int = 5) -> float:
+    """Best GFLOP/s of an n x n x n matrix product in ``dtype`` on ``device``; for fp32 on the CPU the
+    better of torch's and onnxruntime's GEMM (torch's BLAS can take a slow path on some CPUs, and a
+    roofline below what the models reach would make every fraction meaningless)."""
+    a = torch.randn(n, n, device=device).to(dtype)
+    b = torch.randn(n, n, device=device).to(dtype)
+    best = 2 * n ** 3 / best_time(lambda: a @ b, device, repeat) / 1e9
+    if device.type == "cpu" and dtype == torch.float32:
+        from onnx import TensorProto, helper, numpy_helper
+
+        gemm = _ort_session([helper.make_node("MatMul", ["a", "b"], ["y"])],
+                            [helper.make_tensor_value_info("a", TensorProto.FLOAT, [n, n])],
+                            helper.make_tensor_value_info("y", TensorProto.FLOAT, [n, n]),
+                            [numpy_helper.from_array(b.numpy(), "b")], torch.get_num_threads())
+        x = a.numpy()
+        best = max(best, 2 * n ** 3 / best_time(lambda: gemm.run(None, {"a": x}), device, repeat) / 1e9)
+    return best
+
+
+def _ort_session(nodes, inputs, output, inits, threads: int):
+    """An onnxruntime CPU session for a one-graph model built from ONNX helper pieces."""
+    import onnxruntime as ort
+    from onnx import helper
+
+    graph = helper.make_graph(nodes, "roofline", inputs, [output], inits)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+
+
+def int8_rooflines(threads: int, repeat: int = 5) -> dict[str, float]:
+    """Best GOP/s of 8-bit arithmetic through onnxruntime on this CPU: a quantized 1x1 convolution
+    (QLinearConv, 512 -> 512 channels at 80 x 80: the shape of a detector's mid stage, and the op a
+    QDQ model runs) and a 2048^3 MatMulInteger GEMM (the raw dot-product limit)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    c, hw, n = 512, 80, 2048
+
+    def const(name, value):
+        return numpy_helper.from_array(np.asarray(value), name)
+
+    def session(nodes, inputs, output, inits):
+        return _ort_session(nodes, inputs, output, inits, threads)
+
+    conv = session([helper.make_node("QLinearConv", ["x", "xs", "xz", "w", "ws", "wz", "ys", "yz"], ["y"])],
+                   [helper.make_tensor_value_info("x", TensorProto.UINT8, [1, c, hw, hw])],
+                   helper.make_tensor_value_info("y", TensorProto.UINT8, [1, c, hw, hw]),
+                   [const("w", rng.integers(-127, 127, (c, c, 1, 1), dtype=np.int8)),
+                    const("xs", np.float32(0.01)), const("xz", np.uint8(128)), const("ws", np.full(c, 0.01, np.float32)),
+                    const("wz", np.zeros(c, np.int8)), const("ys", np.float32(0.5)), const("yz", np.uint8(128))])
+    x = rng.integers(0, 255, (1, c, hw, hw), dtype=np.uint8)
+    gemm = session([helper.make_node("MatMulInteger", ["a", "b"], ["y"])],
+                   [helper.make_tensor_value_info("a", TensorProto.UINT8, [n, n])],
+                   helper.make_tensor_value_info("y", TensorProto.INT32, [n, n]),
+                   [const("b", rng.integers(-127, 127, (n, n), dtype=np.int8))])
+    a = rng.integers(0, 255, (n, n), dtype=np.uint8)
+    cpu = torch.device("cpu")
+    return {"int8 conv1x1": 2 * c * c * hw * hw / best_time(lambda: conv.run(None, {"x": x}), cpu, repeat) / 1e9,
+            "int8 gemm": 2 * n ** 3 / best_time(lambda: gemm.run(None, {"a": a}), cpu, repeat) / 1e9}
+
+
+def _reset_peak_rss() -> None:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass  # not Linux: peak RSS is then the process's overall peak
+
+
+def _peak_rss_mb() -> float | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def _check_backends(backends, device: torch.device) -> list[str]:
+    names = [ALIASES.get(b, b) for b in backends]
+    unknown = [b for b, n in zip(backends, names) if n not in BACKENDS]
+    if unknown:
+        raise UsageError(f"unknown backend {', '.join(unknown)}; choose from {', '.join(backend_names())}")
+    if device.type != "cpu":
+        cpu_only = [n for n in names if BACKENDS[n].cpu_only]
+        if cpu_only:
+            raise UsageError(f"{', '.join(cpu_only)} run on the CPU here; benchmark them with --device cpu")
+    return names
+
+
+def _openvino_available() -> bool:
+    return all(importlib.util.find_spec(name) is not None for name in ("openvino", "nncf"))
+
+
+def run_benchmark(model, img: int, batch: int = 1, device="cpu", backends=DEFAULT_BACKENDS, warmup: int = 2,
+                  repeat: int = 10, guard_loader=None, guard_names=None, calibration_paths=None, calib: int = 64,
+                  log=print) -> dict:
+    """Measure each backend on ``model`` (or a single opened artifact, a Runtime); INT8 backends are
+    calibrated on ``calib`` images of ``calibration_paths`` (random inputs without them: speed only)."""
+    int_in(batch, "benchmark batch", 1, MAX_BATCH)
+    int_in(repeat, "repeat", 1, 100_000)
+    int_in(warmup, "warmup", 0, 10_000)
+    int_in(calib, "calibration images (--calib)", 1, 100_000)
+    img_size(img, "benchmark image size")
+    device = torch.device(device)
+    log(f"CPU: {cpu.describe()}")
+    if isinstance(model, Runtime):
+        return _run_artifact(model, batch, warmup, repeat, guard_loader, guard_names, log)
+    requested = list(backends)
+    names = _check_backends(requested, device)
+    if tuple(requested) == DEFAULT_BACKENDS and not _openvino_available():
+        names = [n for n in names if not n.startswith("openvino")]
+        log("openvino backends left out: pip install 'yolor-cfg[openvino]' to measure them")
+    model = model.eval().to(device)
+    gflops = summarize(model.graph)["gflops"] * (img / model.graph.net.height) * (img / model.graph.net.width) * batch
+    x = torch.rand(batch, 3, img, img, device=device)
+    rooflines = _rooflines(device, {BACKENDS[n].arithmetic for n in names})
+    log("rooflines: " + ", ".join(f"{k} {v:.0f} G{'OP' if k.startswith('int8') else 'FLOP'}/s"
+                                  for k, v in rooflines.items()))
+    with torch.inference_mode():
+        reference = _decoded(model(x))
+    calibration = _calibration(calibration_paths, calib, img, batch)
+    results = []
+    with tempfile.TemporaryDirectory() as scratch:
+        setup = Setup(model, img, batch, device, Path(scratch), calibration, torch.get_num_threads())
+        for name in names:
+            result, runtime = _measure(BACKENDS[name], setup, x, reference, gflops, rooflines, warmup, repeat)
+            if guard_loader is not None:
+                _add_accuracy(result, runtime, guard_loader, guard_names, device, results[0] if results else None)
+            results.append(result)
+            log(format_row(result))
+    if any(r.roofline_fraction and r.roofline_fraction > 1 for r in results):
+        log(ABOVE_ROOFLINE)
+    eager = next((r for r in results if r.backend == "eager"), None)
+    return {"img": img, "batch": batch, "device": str(device), "cpu": cpu.describe(), "model_gflops": gflops,
+            "rooflines": rooflines,
+            "calibration": "random inputs" if calibration_paths is None else f"{len(calibration) * batch} train images",
+            "results": [asdict(r) for r in results],
+            "speedup_vs_eager": {r.backend: eager.median_ms / r.median_ms for r in results} if eager else {}}
+
+
+def _rooflines(device: torch.device, arithmetic: set[str]) -> dict[str, float]:
+    rooflines = {"float32": matmul_roofline(torch.float32, device)}
+    low = default_dtype(device)
+    if "lowp" in arithmetic and low != torch.float32:
+        rooflines[str(low).replace("torch.", "")] = matmul_roofline(low, device)
+    if "int8" in arithmetic:
+        rooflines |= int8_rooflines(torch.get_num_threads())
+    return rooflines
+
+
+def _calibration(paths, count: int, img: int, batch: int) -> list[np.ndarray]:
+    if paths is None:
+        rng = np.random.default_rng(0)
+        return [rng.random((batch, 3, img, img), dtype=np.float32) for _ in range(min(count, 8))]
+    return calibration_batches(paths, (img, img), count, batch)
+
+
+def _decoded(out) -> torch.Tensor:
+    return (out[0] if isinstance(out, tuple) else out).float().cpu()
+
+
+def _measure(backend: Backend, setup: Setup, x, reference, gflops, rooflines, warmup,
+             repeat) -> tuple[BackendResult, Runtime]:
+    _reset_peak_rss()
+    t0 = time.perf_counter()
+    runtime = backend.build(setup)
+    live = runtime.live_bytes(x)
+    runtime(x)  # compile / capture / first-run allocation happen here
+    setup_s = time.perf_counter() - t0
+    times = time_runs(runtime, x, warmup, repeat, setup.device)
+    diff = max_error(runtime(x).detections.cpu().numpy(), reference.numpy())
+    median = statistics.median(times)
+    dtype, roof = _arithmetic(backend.arithmetic, setup.device, rooflines)
+    achieved = gflops / median
+    result = BackendResult(backend.name, dtype, median * 1e3, min(times) * 1e3, setup.batch / median, achieved,
+                           roof, achieved / roof, _peak_rss_mb(), None if live is None else live / 2**20, diff,
+                           setup_s)
+    if backend.arithmetic == "int8":
+        result.gemm_fraction = achieved / rooflines["int8 gemm"]
+    result.kernels = runtime.kernels()
+    return result, runtime
+
+
+def _arithmetic(kind: str, device: torch.device, rooflines: dict[str, float]) -> tuple[str, float]:
+    if kind == "int8":
+        return "int8", rooflines["int8 conv1x1"]
+    low = str(default_dtype(device)).replace("torch.", "")
+    if kind == "lowp" and low in rooflines:
+        return low, rooflines[low]
+    return "float32", rooflines["float32"]
+
+
+def _add_accuracy(result: BackendResult, runtime, loader, names, device, baseline: BackendResult | None) -> None:
+    from .eval.validate import run_validation
+
+    val = run_validation(runtime, loader, names, device=device, verbose=False, progress=False)
+    result.map50, result.map = val.map50, val.map
+    reference = baseline.map50 if baseline is not None else val.map50
+    result.map50_delta = (val.map50 - reference) * 100
+
+
+def _run_artifact(runtime: Runtime, batch: int, warmup: int, repeat: int, loader, names, log) -> dict:
+    """One artifact measured alone (no model to compare with: no diff, no roofline fraction)."""
+    h, w = runtime.info.input_size
+    x = torch.rand(batch, 3, h, w)
+    t0 = time.perf_counter()
+    runtime(x)
+    setup_s = time.perf_counter() - t0
+    times = time_runs(runtime, x, warmup, repeat, torch.device("cpu"))
+    median = statistics.median(times)
+    result = BackendResult(f"{runtime.kind}-{runtime.info.precision}", runtime.info.precision, median * 1e3,
+                           min(times) * 1e3, batch / median, None, 0.0, None, _peak_rss_mb(), None, None, setup_s,
+                           kernels=runtime.kernels())
+    if loader is not None:
+        _add_accuracy(result, runtime, loader, names, "cpu", None)
+    log(format_row(result))
+    return {"img": h, "batch": batch, "device": "cpu", "cpu": cpu.describe(), "model_gflops": None, "rooflines": {},
+            "results": [asdict(result)], "speedup_vs_eager": {}}
+
+
+def format_row(r: BackendResult) -> str:
+    def opt(value, fmt, width):
+        return format(value, fmt).rjust(width) if value is not None else "-".rjust(width)
+
+    fraction = f"{100 * r.roofline_fraction:5.1f}% of {r.roofline_gflops:.0f}" if r.roofline_fraction else "   -"
+    if r.roofline_fraction and r.roofline_fraction > 1:
+        fraction += "*"
+    if r.gemm_fraction is not None:
+        fraction += f" ({100 * r.gemm_fraction:.0f}% of gemm)"
+    accuracy = ""
+    if r.map50 is not None:
+        accuracy = f"  mAP50 {r.map50:.4f} mAP {r.map:.4f} ({r.map50_delta:+.2f} pt)"
+    return (f"{r.backend:<17} {r.dtype:<9} median {r.median_ms:8.1f} ms  min {r.min_ms:8.1f} ms  "
+            f"{r.images_per_s:6.2f} img/s  {opt(r.gflops_per_s, '.1f', 7)} G/s  {fraction}  "
+            f"live {opt(r.live_intermediates_mb, '.1f', 7)} MB  rss {opt(r.peak_rss_mb, '.0f', 6)} MB  "
+            f"diff {opt(r.max_diff, '.1e', 7)}{accuracy}  [{r.kernels}]")
