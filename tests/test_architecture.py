@@ -95,3 +95,39 @@ def test_the_checker_sees_imports_in_functions_and_absolute_ones(tmp_path, monke
     found = imports()
     assert found["core.a"] == {"workflows.detect"}
     assert found["core.b"] == {"deploy.runtimes", "compiler.graph"}
+
+
+def kind_name_tests(root: Path = PACKAGE) -> list[str]:
+    """Places outside compiler/layers/ that decide by a layer kind's name: a comparison or a
+    startswith/endswith on a ``.kind``, or a comparison with a registered section name."""
+    from yolor_cfg.compiler.layers.base import ALIASES, REGISTRY
+
+    names = set(REGISTRY) | set(ALIASES)
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        if (root / "compiler" / "layers") in path.parents:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            where = f"{path.relative_to(root)}:{getattr(node, 'lineno', 0)}"
+            if isinstance(node, ast.Compare):
+                sides = [node.left, *node.comparators]
+                consts = {c.value for side in sides for c in ast.walk(side)
+                          if isinstance(c, ast.Constant) and isinstance(c.value, str)}
+                if any(isinstance(s, ast.Attribute) and s.attr == "kind" for s in sides) or consts & names:
+                    found.append(f"{where}: {ast.unparse(node)}")
+            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                  and node.func.attr in ("startswith", "endswith")
+                  and isinstance(node.func.value, ast.Attribute) and node.func.value.attr == "kind"):
+                found.append(f"{where}: {ast.unparse(node)}")
+    return found
+
+
+def test_no_module_outside_the_layers_tests_a_kind_name():
+    found = kind_name_tests()
+    assert not found, "declare the fact on the LayerKind instead:\n" + "\n".join(found)
+
+
+def test_the_kind_name_scan_finds_one(tmp_path):
+    (tmp_path / "draw.py").write_text('if node.kind == "shortcut":\n    pass\nok = n.kind.endswith("_2d")\n'
+                                      'x = "yolo" in names\n')
+    assert len(kind_name_tests(tmp_path)) == 3

@@ -1,4 +1,5 @@
 """Every command survives plausible mistakes: no traceback, no silent wrong result, nothing left behind."""
+import argparse
 import json
 import threading
 from pathlib import Path
@@ -13,7 +14,8 @@ from hypothesis import strategies as st
 import yolor_cfg
 from yolor_cfg.api import shipped_cfg
 from yolor_cfg.core.checks import UsageError
-from yolor_cfg.cli import main
+from yolor_cfg.cli import build_parser, main
+from yolor_cfg.cli import commands as cli_commands
 from yolor_cfg.workflows.detect import Predictor, run_detect
 from yolor_cfg.core.errors import WeightsError
 from yolor_cfg.deploy.formats import ExportOptions, export_onnx
@@ -228,30 +230,20 @@ BAD_INPUTS = ["{tmp}/missing/x", "/nonexist", "", "{tmp}", "{tmp}/junk.bin",  # 
 BAD_OUT_FILES = ["{tmp}/missing/x.onnx", "", "{tmp}", "{tmp}/junk.bin/x.onnx"]
 BAD_OUT_DIRS = ["", "/etc/passwd", "{tmp}/junk.bin", "{tmp}/junk.bin/sub"]
 
-CASES = [
-    ("train", ["--batch", "--epochs", "--nbs", "--img"], BAD_COUNTS), ("train", ["--workers"], BAD_NONNEG),
-    ("train", ["--weights", "--hyp", "--data", "--resume", "--cfg"], BAD_INPUTS + ["/etc/passwd"]),
-    ("train", ["--project"], BAD_OUT_DIRS), ("train", ["--device"], ["banana", "cuda", "-1", "", "0,x"]),
-    ("val", ["--batch", "--img", "--max-det"], BAD_COUNTS), ("val", ["--workers"], BAD_NONNEG),
-    ("val", ["--conf", "--iou"], BAD_PROBS), ("val", ["--weights", "--data", "--cfg"], BAD_INPUTS + ["/etc/passwd"]),
-    ("val", ["--out"], BAD_OUT_DIRS),
-    ("export", ["--batch", "--opset", "--img", "--max-det"], BAD_COUNTS), ("export", ["--conf", "--iou"], BAD_PROBS),
-    ("export", ["--tolerance"], ["-1", "nan", "x", "", "inf"]),
-    ("export", ["--weights", "--cfg"], BAD_INPUTS + ["/etc/passwd"]), ("export", ["--out"], BAD_OUT_FILES),
-    ("detect", ["--conf", "--iou"], BAD_PROBS), ("detect", ["--max-det"], BAD_COUNTS),
-    ("detect", ["--weights", "--onnx", "--cfg"], BAD_INPUTS), ("detect", ["--out"], BAD_OUT_DIRS),
-    ("benchmark", ["--batch", "--repeat", "--img"], BAD_COUNTS), ("benchmark", ["--warmup"], BAD_NONNEG),
-    ("benchmark", ["--backends"], ["bogus", "", "eager,nope", ","]), ("benchmark", ["--device"], ["banana", "gpu"]),
-    ("convert", ["--weights"], BAD_INPUTS + ["/etc/passwd"]), ("convert", ["--out"], BAD_OUT_FILES + ["{tmp}/w.txt"]),
-    ("draw", ["--out"], BAD_OUT_FILES + ["{tmp}/x.bmp"]), ("draw", ["--img"], ["0", "-1", "abc", "", "2.5"]),
-    ("set-classes", ["classes"], BAD_COUNTS), ("set-classes", ["--out"], BAD_OUT_FILES),
-    ("data synth", ["--img", "--n-train", "--n-val"], BAD_COUNTS), ("data synth", ["--out"], BAD_OUT_DIRS),
-    ("info", ["--img"], ["0", "-1", "abc", "", "2.5", "nan"]), ("check", ["--img"], ["0", "-1", "abc", "", "2.5"]),
-    ("yaml2cfg", ["yaml"], BAD_INPUTS + ["/etc/passwd"]), ("yaml2cfg", ["out"], BAD_OUT_FILES),
-    ("verify", ["--onnx", "--weights"], BAD_INPUTS + ["/etc/passwd"]),
+# Wrong values by what an option is (the ``role`` its argparse type declares, see cli/common.py);
+# the cases below are generated from every command's parser, so a new option or command is covered.
+ROLE_BAD = {"count": BAD_COUNTS, "count0": BAD_NONNEG, "probability": BAD_PROBS,
+            "count+": ["0", "-1", "abc", "", "2.5", "nan"], "count0+": ["-1", "-5", "abc", "", "2.5", "nan"],
+            "input": BAD_INPUTS + ["/etc/passwd"], "output_file": BAD_OUT_FILES, "output_dir": BAD_OUT_DIRS,
+            "size": ["0", "-1", "abc", "", "2.5", "nan"], "device": ["banana", "cuda", "-1", "", "0,x"],
+            "tolerance": ["-1", "nan", "x", "", "inf"], "number": ["nan", "inf", "x", ""],
+            "choice": ["bogus", ""], "backends": ["bogus", "", "eager,nope", ","]}
+
+# Cases no role states: a file in the wrong role, an output pointed at one of the command's own inputs.
+EXTRA_CASES = [
+    ("convert", ["--out"], ["{tmp}/w.txt"]), ("draw", ["--out"], ["{tmp}/x.bmp"]),
     ("train", ["--weights"], ["{tmp}/net.cfg"]), ("val", ["--weights"], ["{tmp}/net.cfg"]),
     ("export", ["--weights"], ["{tmp}/net.cfg"]), ("convert", ["--weights"], ["{tmp}/net.cfg"]),
-    # file roles: an output pointed at one of the command's own inputs
     ("convert", ["--out"], ["{tmp}/w.pt"]), ("yaml2cfg", ["out"], ["{tmp}/model.yaml"]),
     ("export", ["--out"], ["{tmp}/w.pt"]), ("detect", ["--out"], ["{tmp}/images"]),
     ("data synth", ["--out"], ["{tmp}/data"]),
@@ -271,7 +263,40 @@ BASE = {
     "info": ["info", CFG], "check": ["check", CFG],
     "yaml2cfg": ["yaml2cfg", "yaml", "out"],
     "verify": ["verify", "--cfg", CFG, "--onnx", "{tmp}/missing.onnx"],
+    "demo": ["demo", "--out", "{tmp}/demo", "--n-train", "2", "--n-val", "2", "--epochs", "1", "--workers", "0"],
+    "import": ["import", "checkpoint", "--out", "{tmp}/imported"],
 }
+
+
+def _subparser(command: str):
+    parser = build_parser()[0]
+    for word in command.split():
+        parser = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[word]
+    return parser
+
+
+def generated_cases() -> list[tuple[str, list[str], list[str]]]:
+    """(command, [option], wrong values) for every option of every command whose kind of value is known;
+    a positional takes part where BASE names it by its dest."""
+    cases = []
+    for command, argv in BASE.items():
+        for action in _subparser(command)._actions:
+            role = getattr(action.type, "role", None) or ("choice" if action.choices else None)
+            flag = action.option_strings[-1] if action.option_strings else action.dest
+            if role and (action.option_strings or flag in argv):
+                cases.append((command, [flag], ROLE_BAD[role]))
+    return cases
+
+
+CASES = generated_cases() + EXTRA_CASES
+
+
+def test_every_command_has_a_mistake_case():
+    commands = set(cli_commands())
+    named = {c.split()[0] for c in BASE}
+    assert commands <= named, f"add a BASE command line for {sorted(commands - named)}"
+    covered = {c for c, _, _ in CASES}
+    assert set(BASE) <= covered
 
 
 @pytest.fixture(scope="module")
@@ -295,7 +320,8 @@ def sandbox(tmp_path_factory):
     return tmp, data
 
 
-POSITIONAL = {"yaml": "{tmp}/model.yaml", "out": "{tmp}/x.cfg", "classes": "2"}  # valid unless drawn
+POSITIONAL = {"yaml": "{tmp}/model.yaml", "out": "{tmp}/x.cfg", "classes": "2",  # valid unless drawn
+              "checkpoint": "{tmp}/w.pt"}
 
 
 def _argv(command, bad: dict, tmp, data):

@@ -1,4 +1,5 @@
-"""The ``yolor-cfg`` command line: one module per subcommand, each a thin layer over the API.
+"""The ``yolor-cfg`` command line: one module per subcommand (``add_parser`` and ``run``), discovered;
+each is a thin layer over the API. A new command is a new module here, nothing else.
 
 Exit codes: 0 success; 1 an error in the inputs, weights, data, training or export (``error: ...``);
 2 a usage error (a bad argument) or errors in a cfg file (``path:line:col: error: ...``).
@@ -8,13 +9,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import pkgutil
 import sys
 
 from ..core.errors import CfgError, YolorCfgError
 from .common import report_cfg_error
 
-SUBCOMMANDS = ("info", "check", "convert", "export", "verify", "data", "train", "val", "detect", "demo", "draw",
-               "yaml2cfg", "set-classes", "benchmark", "import")
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict]:
@@ -22,12 +22,21 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
     parser.add_argument("--traceback", action="store_true",
                         help="show the Python stack of an error (also YOLOR_CFG_DEBUG=1), for bug reports")
     sub = parser.add_subparsers(dest="command", required=True)
-    modules = {}
-    for name in SUBCOMMANDS:
-        module = importlib.import_module(f"yolor_cfg.cli.{name.replace('-', '_')}" + ("_" if name == "import" else ""))
+    modules = commands()
+    for module in modules.values():
         module.add_parser(sub)
-        modules[name] = module
     return parser, modules
+
+
+def commands() -> dict:
+    """command name -> its module: every module of this package with ``add_parser`` and ``run``
+    (``set_classes.py`` is ``set-classes``; ``import_.py`` is ``import``, a Python keyword)."""
+    found = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        if hasattr(module, "add_parser") and hasattr(module, "run"):
+            found[info.name.rstrip("_").replace("_", "-")] = module
+    return found
 
 
 def main(argv: list[str] | None = None) -> int:

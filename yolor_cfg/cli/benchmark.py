@@ -37,6 +37,9 @@ def backend_list(text: str) -> list[str]:
     return names
 
 
+backend_list.role = "backends"  # for the mistake tests (see common._checked)
+
+
 def run(args) -> int:
     from .. import api
 

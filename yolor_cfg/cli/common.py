@@ -18,8 +18,10 @@ def print_diagnostics(diags: list[Diagnostic], show_source: bool = False, stream
         print(d.format(show_source=show_source), file=stream)
 
 
-def _checked(convert, check):
-    """An argparse type: ``convert`` the text, then ``check`` it; a failure is argparse's usage error."""
+def _checked(convert, check, role: str):
+    """An argparse type: ``convert`` the text, then ``check`` it; a failure is argparse's usage error.
+    ``role`` names what the value is (a count, an input file, an output folder, ...): the mistake tests
+    draw wrong values for every option by it."""
     def parse(text: str):
         try:
             return check(convert(text))
@@ -27,12 +29,14 @@ def _checked(convert, check):
             raise argparse.ArgumentTypeError(f"expected {getattr(convert, '__name__', 'a value')}, got {text!r}") from None
         except checks.UsageError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
+    parse.role = role
     return parse
 
 
 def count(low: int = 1, high: int | None = None, why: str = ""):
     """A whole number in [low, high]."""
-    return _checked(int, lambda v: checks.int_in(v, "the value", low, high, why))
+    role = ("count" if low >= 1 else "count0") + ("" if high is not None else "+")
+    return _checked(int, lambda v: checks.int_in(v, "the value", low, high, why), role)
 
 
 def batch_size():
@@ -40,7 +44,7 @@ def batch_size():
 
 
 def probability():
-    return _checked(float, lambda v: checks.probability(v, "the value"))
+    return _checked(float, lambda v: checks.probability(v, "the value"), "probability")
 
 
 def tolerance():
@@ -49,7 +53,7 @@ def tolerance():
         if not 0 <= v < float("inf"):
             raise checks.UsageError(f"must be a number of 0 or more, got {v}")
         return v
-    return _checked(float, check)
+    return _checked(float, check, "tolerance")
 
 
 def finite_number():
@@ -58,44 +62,44 @@ def finite_number():
         if v != v or v in (float("inf"), float("-inf")):
             raise checks.UsageError(f"must be a finite number, got {v}")
         return v
-    return _checked(float, check)
+    return _checked(float, check, "number")
 
 
 def existing_file(what: str = "file"):
-    return _checked(str, lambda v: str(checks.existing_file(v, what)))
+    return _checked(str, lambda v: str(checks.existing_file(v, what)), "input")
 
 
 def existing_file_or_auto(what: str = "file"):
     """An existing file, or the word ``auto`` (argparse also runs a type on an option's ``const``)."""
-    return _checked(str, lambda v: v if v == "auto" else str(checks.existing_file(v, what)))
+    return _checked(str, lambda v: v if v == "auto" else str(checks.existing_file(v, what)), "input")
 
 
 def existing_path(what: str = "file"):
-    return _checked(str, lambda v: str(checks.existing_path(v, what)))
+    return _checked(str, lambda v: str(checks.existing_path(v, what)), "input")
 
 
 def output_file(what: str = "output", suffixes: tuple[str, ...] = ()):
-    return _checked(str, lambda v: str(checks.output_file(v, what, suffixes)))
+    return _checked(str, lambda v: str(checks.output_file(v, what, suffixes)), "output_file")
 
 
 def output_dir(what: str = "output folder"):
-    return _checked(str, lambda v: str(checks.output_dir(v, what)))
+    return _checked(str, lambda v: str(checks.output_dir(v, what)), "output_dir")
 
 
 def _data(text: str) -> str:
     return text if text == "synth" else str(checks.existing_file(text, "data yaml"))
 
 
-data_spec = _checked(str, _data)
+data_spec = _checked(str, _data, "input")
 """--data: a data.yaml, or 'synth' for the built-in synthetic set."""
 
 
 def opset():
-    return _checked(int, checks.opset)
+    return _checked(int, checks.opset, "count")
 
 
 def device():
-    return _checked(str, checks.device)
+    return _checked(str, checks.device, "device")
 
 
 def _img(text: str):
@@ -107,10 +111,10 @@ def _img(text: str):
 
 
 _img.__name__ = "SIZE or HEIGHTxWIDTH"
-img_size = _checked(_img, checks.img_size)
+img_size = _checked(_img, checks.img_size, "size")
 """argparse type for --img where a model runs: ``640`` (square) or ``640x480`` / ``640,480`` (height,
 width), 32 to MAX_IMG."""
-square_img = _checked(int, checks.img_size)
+square_img = _checked(int, checks.img_size, "size")
 
 
 def _any_size(value):
@@ -119,7 +123,7 @@ def _any_size(value):
     return value
 
 
-shape_img = _checked(_img, _any_size)
+shape_img = _checked(_img, _any_size, "size")
 """--img where only shapes are inferred (info, check, draw): any positive size."""
 
 

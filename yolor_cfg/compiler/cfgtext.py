@@ -38,7 +38,7 @@ def annotate(source: CfgSource, graph: Graph, title: str, extra_header: list[str
                 lines += [f"# ============ neck: up to stride {s:g} ============", ""]
             stride = s
         note = ""
-        if node.kind in ("route", "route_lhalf") or node.spec.implicit_op or node.kind == "shortcut":
+        if node.spec.input_refs(node):
             note = " <- " + ", ".join(str(i) for i in node.inputs)
         if node.spec.is_head:
             note = f" head at stride {node.in_shapes[0].stride:g}"
@@ -67,9 +67,8 @@ def set_classes(source: CfgSource, graph: Graph, classes: int) -> str:
         inserts[section.loc.line] = f"{key}={value}"
 
     sections = source.sections[1:]
-    for head in graph.heads:
-        count = len(head.derived["mask"]) if head.kind == "yolo" else head.options["num"]
-        need = count * (classes + 5)
+    for head, spec in zip(graph.heads, graph.head_specs()):
+        need = len(spec.anchors) * (classes + 5)
         set_value(sections[head.index], head, "classes", classes)
         for src in head_filter_sources(graph.nodes, head):
             set_value(sections[src.index], src, "filters", need)

@@ -18,18 +18,12 @@ _EDGE_STYLE = {
 }
 
 
-def _label(node, count: int = 1) -> str:
-    o = node.options
-    parts = [f"{node.origin}: {node.kind}" + (f" x{count}" if count > 1 else "")]
-    if node.kind == "convolutional":
-        parts.append(f"{o['filters']} {o['size']}x{o['size']}/{o['stride']} {o['activation']}"
-                     + (" bn" if o.get("batch_normalize") else ""))
-    elif node.kind in ("maxpool", "local_avgpool"):
-        parts.append(f"{node.derived['size']}x{node.derived['size']}/{o['stride']}")
-    elif node.spec.is_head:
-        anchors = " ".join(f"{w:g},{h:g}" for w, h in node.derived["anchor_pairs"])
-        parts.append(f"stride {node.in_shapes[0].stride:g}, {o['classes']} classes")
-        parts.append(f"anchors {anchors}")
+def _label(node, head, count: int = 1) -> str:
+    parts = [f"{node.origin}: {node.kind}" + (f" x{count}" if count > 1 else ""), *node.spec.draw_details(node)]
+    if head is not None:
+        parts.append(f"stride {head.stride[0]:g}, {head.classes} classes"
+                     + (" (training only)" if head.train_only else ""))
+        parts.append("anchors " + " ".join(f"{w:g},{h:g}" for w, h in head.anchors))
     if node.shape is not None:
         parts.append("x".join(map(str, node.shape.as_list())))
     return "\\n".join(parts)
@@ -40,7 +34,7 @@ def _residual_blocks(graph: Graph) -> dict[int, tuple[int, int]]:
 
     Returns {first layer of a run: (block length, repeats)}."""
     nodes = graph.nodes
-    ends = [n.index for n in nodes if n.kind == "shortcut" and len(n.inputs) == 2 and n.inputs[0] == n.index - 1]
+    ends = [n.index for n in nodes if n.spec.closes_residual and len(n.inputs) == 2 and n.inputs[0] == n.index - 1]
     runs: dict[int, tuple[int, int]] = {}
     covered: set[int] = set()
 
@@ -71,7 +65,8 @@ def to_dot(graph: Graph, collapse: bool = False, title: str | None = None) -> gr
                            edge_attr={"arrowsize": "0.6"})
     nodes = graph.nodes
     implicit = {n.index for n in nodes if n.spec.implicit_source}
-    appliers = {n.index for n in nodes if n.spec.implicit_op is not None or n.kind.endswith("_2d")}
+    appliers = {n.index for n in nodes if n.spec.implicit_op is not None or n.spec.implicit_fold_refusal}
+    heads = dict(zip((n.index for n in graph.heads), graph.head_specs()))
     represent = {n.index: n.index for n in nodes}
     hidden: set[int] = set()
     counts: dict[int, int] = {}
@@ -94,7 +89,7 @@ def to_dot(graph: Graph, collapse: bool = False, title: str | None = None) -> gr
             attrs = {"fillcolor": "#fff2cc", "color": "#d62728"}
         elif n.spec.is_head:
             attrs = {"fillcolor": "#d9ead3", "shape": "box3d"}
-        dot.node(str(n.index), _label(n, counts.get(n.index, 1)), **attrs)
+        dot.node(str(n.index), _label(n, heads.get(n.index), counts.get(n.index, 1)), **attrs)
     drawn: set[tuple[str, str]] = set()
     for n in nodes:
         dst = str(represent[n.index])
@@ -107,7 +102,7 @@ def to_dot(graph: Graph, collapse: bool = False, title: str | None = None) -> gr
             elif position == 0 and src == n.index - 1 and n.spec.sequential(n):
                 kind = "sequential"
             else:
-                kind = "shortcut" if n.kind == "shortcut" else "route"
+                kind = n.spec.edge_style
             if n.index in hidden and (src_name, dst) in drawn:
                 continue
             drawn.add((src_name, dst))

@@ -66,6 +66,7 @@ class CompiledModel(nn.Module):
         self._train_only = [node.spec.is_head and not node.spec.inference_output(node) for node in graph.nodes]
         self._is_aux = [node.spec.aux_output is not None for node in graph.nodes]
         self._release = release_schedule(graph)
+        self.head_specs = graph.head_specs()  # every head's contract, training-only heads included
 
     # ---- running ----
     def run_layers(self, x: torch.Tensor, keep_all: bool = False):
@@ -145,12 +146,16 @@ class CompiledModel(nn.Module):
         return any(self._is_aux)
 
     @property
+    def inference_head_specs(self):
+        return [h for h in self.head_specs if not h.train_only]
+
+    @property
     def strides(self) -> list[float]:
-        return [m.stride[0] for m in self.inference_heads]
+        return [h.stride[0] for h in self.inference_head_specs]
 
     @property
     def num_classes(self) -> int:
-        return self.heads[0].nc if self.heads else self.graph.nodes[-1].shape.c
+        return self.head_specs[0].classes if self.head_specs else self.graph.nodes[-1].shape.c
 
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad)

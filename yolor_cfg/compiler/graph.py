@@ -65,6 +65,11 @@ class Graph:
     def heads(self) -> list[Node]:
         return [n for n in self.nodes if n.spec.is_head]
 
+    def head_specs(self) -> list:
+        """Each head's contract (``layers.base.HeadSpec``), in the order of ``heads``."""
+        ctx = self.context()
+        return [n.spec.head(n, ctx) for n in self.heads]
+
     def context(self) -> Context:
         return Context(self.dialect, self.net.height, self.net.width, self.net.channels, self.nodes)
 

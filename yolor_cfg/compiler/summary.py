@@ -27,8 +27,8 @@ def summarize(graph: Graph) -> dict:
                              for e in graph.dialect_choice.evidence],
         "input": [graph.net.channels, graph.net.height, graph.net.width],
         "params": sum(r["params"] for r in rows), "gflops": sum(r["gflops"] for r in rows),
-        "heads": [{"index": n.index, "stride": n.in_shapes[0].stride, "anchors": n.derived["anchor_pairs"],
-                   "classes": n.options["classes"]} for n in graph.heads],
+        "heads": [{"index": n.index, "stride": h.stride[0], "anchors": [list(a) for a in h.anchors],
+                   "classes": h.classes} for n, h in zip(graph.heads, graph.head_specs())],
         "layers": rows,
     }
 

@@ -84,7 +84,7 @@ class NotAModel:  # a class from outside the allow-list (this test module)
 
 @pytest.mark.parametrize("legacy", [False, True], ids=["zip", "legacy"])
 @pytest.mark.parametrize("payload, named", [(_Shell, r"(posix|nt|os)\.system"), (_Exec, r"builtins\.exec"),
-                                            (None, r"tests\.io\.test_pickled\.NotAModel")])
+                                            (None, r"tests\.compiler\.io\.test_pickled\.NotAModel")])
 def test_malicious_globals_are_refused_and_nothing_runs(tmp_path, legacy, payload, named):
     marker = tmp_path / "marker"
     evil = payload(marker) if payload else NotAModel()

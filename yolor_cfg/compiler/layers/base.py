@@ -108,8 +108,25 @@ class AffineConv:
     groups: int = 1
 
 
+@dataclass(frozen=True)
+class HeadSpec:
+    """The head contract: what the loss, the executor, exports, draw and cfgtext know about a detection
+    head. Its raw output is batch x anchors x H x W x (5 + classes): box (4), objectness, classes."""
+
+    anchors: tuple[tuple[float, float], ...]  # (width, height) in input pixels, one per anchor
+    stride: tuple[float, float]  # (sy, sx): input pixels per output cell
+    classes: int
+    train_only: bool = False  # in the loss, never at inference (yolov7's auxiliary heads)
+
+    @property
+    def outputs(self) -> int:
+        """Values per anchor and cell."""
+        return self.classes + 5
+
+
 class LayerKind:
-    """Base of all kinds. Subclasses set ``name`` and ``options`` and override hooks."""
+    """Base of all kinds. Subclasses set ``name`` and ``options`` and override hooks. Everything other
+    code needs to know about a kind is declared here (no module outside ``layers/`` tests a kind name)."""
 
     name: ClassVar[str] = ""
     aliases: ClassVar[tuple[str, ...]] = ()
@@ -124,6 +141,12 @@ class LayerKind:
     implicit_source: ClassVar[bool] = False  # a learned tensor with no input (fold_implicit reads it)
     implicit_op: ClassVar[str | None] = None  # 'add' | 'mul' | 'cat': applies an implicit tensor to its input
     passes_channels: ClassVar[bool] = False  # output channels = the previous layer's (heads trace filters= back)
+    implicit_fold_refusal: ClassVar[str | None] = None  # applies implicit knowledge fold_implicit cannot fold: why
+    # training: parameters of its module (names as in named_parameters) that weight decay must not pull to zero
+    no_weight_decay: ClassVar[tuple[str, ...]] = ()
+    # drawing: how edges from its non-sequential inputs look, and whether it closes a residual block
+    edge_style: ClassVar[str] = "route"
+    closes_residual: ClassVar[bool] = False
     # A cfg snippet that uses the kind, read after ``[net]`` 32x32x3 and a first 8-channel convolution (layer 0);
     # tests/layers/test_registry.py compiles, runs, differentiates and round-trips it for every kind.
     example: ClassVar[str] = ""
@@ -182,6 +205,20 @@ class LayerKind:
     def inference_output(self, node: Node) -> bool:
         """Whether the model returns this layer's output at inference (a head that is not training-only)."""
         return self.is_head
+
+    def head(self, node: Node, ctx: Context) -> HeadSpec | None:
+        """The head contract of a node of a kind with ``is_head`` (the registry test checks they say it)."""
+        return None
+
+    def as_convolution(self, node: Node, params: dict, eps: float) -> tuple[str, dict, dict] | None:
+        """(kind name, options, tensors) of the one convolution this layer computes at inference
+        (fold_repconv rewrites it into that), or None when it is not one."""
+        return None
+
+    # ---- drawing ----
+    def draw_details(self, node: Node) -> list[str]:
+        """Lines under the kind name in a diagram (heads get theirs from the head contract)."""
+        return []
 
     # ---- backend ----
     def build(self, node: Node, ctx: Context) -> nn.Module:

@@ -52,6 +52,11 @@ class Convolutional(LayerKind):
         "share_index": Refused(-1000000000, reason="weight sharing between layers is not supported"),
     }
 
+    def draw_details(self, node):
+        o = node.options
+        return [f"{o['filters']} {o['size']}x{o['size']}/{o['stride']} {o['activation']}"
+                + (" bn" if o.get("batch_normalize") else "")]
+
     def affine_conv(self, node: Node) -> AffineConv:
         o = node.options
         return AffineConv("Conv2d.weight", "Conv2d.bias", "BatchNorm2d" if o["batch_normalize"] else None,

@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 
 from ..options import Floats, Inert, Int, Ints, Float, Refused
-from .base import LayerKind, NodeError, register
+from .base import HeadSpec, LayerKind, NodeError, register
 
 _YOLO_INERT = ("max", "show_details", "max_delta", "counters_per_class", "label_smooth_eps", "objectness_smooth",
                "iou_normalizer", "obj_normalizer", "cls_normalizer", "delta_normalizer", "iou_loss",
@@ -85,6 +85,12 @@ def _anchor_pairs(node, count: int) -> list[tuple[float, float]]:
     return pairs
 
 
+def _head_spec(node, ctx, train_only: bool = False) -> HeadSpec:
+    s = node.in_shapes[0]
+    return HeadSpec(tuple(tuple(a) for a in node.derived["anchor_pairs"]), (ctx.net_height / s.h, ctx.net_width / s.w),
+                    node.options["classes"], train_only)
+
+
 def head_filter_sources(nodes, head) -> list:
     """The layers whose ``filters=`` set a head's input channels: the convolution before it, and the
     implicit vectors applied on the way (e.g. the [implicit_mul] of a control_channels)."""
@@ -147,6 +153,9 @@ class Yolo(LayerKind):
         _check_filters(node, in_shapes, ctx, node.options["classes"] + 5, len(node.derived["mask"]))
         return in_shapes[0]
 
+    def head(self, node, ctx):
+        return _head_spec(node, ctx, train_only=bool(node.options["aux"]))
+
     def build(self, node, ctx):
         o, s = node.options, node.in_shapes[0]
         if ctx.dialect.name == "yolor":
@@ -176,6 +185,9 @@ class Region(LayerKind):
     def infer(self, node, in_shapes, ctx):
         _check_filters(node, in_shapes, ctx, node.options["classes"] + 5, node.options["num"])
         return in_shapes[0]
+
+    def head(self, node, ctx):
+        return _head_spec(node, ctx)
 
     def build(self, node, ctx):
         o, s = node.options, node.in_shapes[0]

@@ -68,6 +68,7 @@ class Implicit(nn.Module):
 class _ImplicitKind(LayerKind):
     yolor_only = True
     implicit_source = True
+    no_weight_decay = ("implicit", "prior", "W", "Z", "c")  # every form of implicit knowledge
     options = {"filters": Int(required=True, min=1, doc="the vector's length, e.g. filters=256"),
                "model": Choice("vector", choices=("vector", "nn", "mf")),
                "prior": Int(None, min=1, doc="nn: the prior's length (default 2 x filters)"),
@@ -178,6 +179,10 @@ class ApplyImplicit(nn.Module):
         return torch.cat([a.expand_as(x), x], 1)
 
 
+_MAP_REFUSAL = ("a 2-D implicit map varies over the image: it is a constant, but not one per channel, so no "
+                "convolution bias can hold it")
+
+
 class _ApplyKind(LayerKind):
     yolor_only = True
     options = {"from": Ints(required=True, doc="the implicit layer to apply, e.g. from=203")}
@@ -216,5 +221,6 @@ for _two_d in (False, True):
         _example = f"[{_source}]\n{_size}\n[route]\nlayers=0\n[{_name}{_sfx}]\nfrom=-2\n"
         register(type(_name + _sfx, (_ApplyKind,), {"name": _name + _sfx, "op": _op, "two_d": _two_d, "example": _example,
                                                     "implicit_op": None if _two_d else _op,
+                                                    "implicit_fold_refusal": _MAP_REFUSAL if _two_d else None,
                                                     "passes_channels": _op != "cat",
                                                     "summary": f"YOLOR: {_what} an implicit tensor"}))

@@ -58,6 +58,9 @@ class MaxPool(LayerKind):
                "antialiasing": Refused(0, reason="anti-aliased pooling is not supported")}
     average = False
 
+    def draw_details(self, node):
+        return [f"{node.derived['size']}x{node.derived['size']}/{node.options['stride']}"]
+
     def validate(self, node, ctx):
         o = node.options
         size = o["size"] or o["stride"]

@@ -14,7 +14,7 @@ import torch.nn as nn
 from ..options import Choice, Int
 from .activations import make_activation
 from .base import LayerKind, NodeError, Shape, register
-from .conv import ACTIVATION_NAMES
+from .conv import ACTIVATION_NAMES, Convolutional
 from .modules import BN_MOMENTUM
 
 
@@ -107,4 +107,4 @@ class RepConv(LayerKind):
         options = {"filters": o["filters"], "size": k, "stride": o["stride"], "stride_x": -1, "stride_y": -1,
                    "pad": 1, "padding": 0, "groups": 1, "dilation": 1, "batch_normalize": 0,
                    "activation": o["activation"]}
-        return options, {"Conv2d.weight": weight, "Conv2d.bias": bias}
+        return Convolutional.name, options, {"Conv2d.weight": weight, "Conv2d.bias": bias}

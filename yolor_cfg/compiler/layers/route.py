@@ -163,6 +163,9 @@ class Shortcut(LayerKind):
     example = "[convolutional]\nfilters=8\nsize=1\nactivation=leaky\n[shortcut]\nfrom=0\nweights_type=per_channel\nweights_normalization=softmax\nactivation=linear\n"
     name = "shortcut"
     summary = "residual: add earlier layers to the previous one (optionally weighted)"
+    no_weight_decay = ("w", "weights")  # the residual weights
+    edge_style = "shortcut"
+    closes_residual = True
     options = {"from": Ints(required=True, doc="the layer(s) to add, e.g. from=-3"),
                "activation": Choice("linear", choices=ACTIVATION_NAMES),
                "weights_type": Choice("none", choices=("none", "per_feature", "per_layer", "per_channel")),

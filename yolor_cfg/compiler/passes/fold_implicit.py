@@ -64,9 +64,8 @@ def fold_implicit(wg: WeightedGraph) -> PassResult:
     doomed: set[int] = set()
     for node in wg.nodes:
         op = node.spec.implicit_op
-        if op is None and node.kind.endswith("_2d") and not node.spec.implicit_source:
-            res.declined.append((node.origin, "a 2-D implicit map varies over the image: it is a constant, but not "
-                                              "one per channel, so no convolution bias can hold it"))
+        if node.spec.implicit_fold_refusal:
+            res.declined.append((node.origin, node.spec.implicit_fold_refusal))
             continue
         if op is None or node.index in doomed:
             continue

@@ -10,11 +10,11 @@ def fold_repconv(wg: WeightedGraph) -> PassResult:
     res = PassResult(wg)
     eps = wg.graph.dialect.bn_eps
     for node in wg.nodes:
-        rewrite = getattr(node.spec, "as_convolution", None)
+        rewrite = node.spec.as_convolution(node, wg.params[node.index], eps)
         if rewrite is None:
             continue
-        options, params = rewrite(node, wg.params[node.index], eps)
-        node.kind, node.options, node.given = "convolutional", options, frozenset(options)
+        kind, options, params = rewrite
+        node.kind, node.options, node.given = kind, options, frozenset(options)
         node.derived = node.spec.derived_values(options)
         wg.params[node.index] = params
         res.rewrites.append(f"{describe(node)}: branches re-parameterised into one convolution")

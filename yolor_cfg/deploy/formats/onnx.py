@@ -150,7 +150,7 @@ def _metadata(model, exported, opts: ExportOptions, size: tuple[int, int], taps:
     return {
         "names": json.dumps(opts.names or getattr(model, "names", []) or []),
         "strides": json.dumps(exported.strides), "dialect": model.graph.dialect.name,
-        "anchors": json.dumps([hd.anchors.view(-1, 2).tolist() for hd in exported.inference_heads]),
+        "anchors": json.dumps([[list(a) for a in hd.anchors] for hd in model.inference_head_specs]),
         "input_size": json.dumps(list(size)), "fused": str(opts.fuse).lower(), "cfg": model.graph.text,
         "preprocessing": "RGB, float / 255, letterbox to input_size (pad 114), NCHW",
         "output": "nms: [N, 7] batch, x1, y1, x2, y2, score, class" if opts.nms else

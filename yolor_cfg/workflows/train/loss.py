@@ -58,12 +58,12 @@ class YoloLoss:
     AUX_WEIGHT = 0.25
 
     def __init__(self, model, hyp: dict, gr: float = 1.0):
-        heads = model.heads
-        self.train_only = list(getattr(model, "head_is_train_only", [False] * len(heads)))
-        vecs = [h.anchors.view(-1, 2) / h.anchors.new_tensor([h.stride[1], h.stride[0]]) for h in heads]
+        heads = model.head_specs
+        self.train_only = [h.train_only for h in heads]
+        vecs = [torch.tensor(h.anchors, dtype=torch.float32) / torch.tensor([h.stride[1], h.stride[0]]) for h in heads]
         self.lead_vecs = [v for v, t in zip(vecs, self.train_only) if not t]
         self.aux_vecs = [v for v, t in zip(vecs, self.train_only) if t]
-        self.nc = heads[0].nc
+        self.nc = heads[0].classes
         self.hyp = hyp
         self.gr = gr
 

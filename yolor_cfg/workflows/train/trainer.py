@@ -35,7 +35,6 @@ from .hyp import check_hyp, load_hyp
 from .loss import MultiLabelLoss, YoloLoss
 
 NOMINAL_BATCH = 64
-IMPLICIT_PARAMS = ("implicit", "prior", "W", "Z", "c", "w", "weights")
 
 
 class TrainingError(YolorCfgError):
@@ -128,17 +127,21 @@ class ModelEMA:
 
 
 def _param_groups(model: nn.Module, weight_decay: float):
+    """(no decay: BatchNorm scales and what each layer kind declares in ``no_weight_decay``, decayed
+    weights, biases), as YOLOR groups them."""
     decay, no_decay_bn, bias = [], [], []
-    for module in model.modules():
-        for name, p in module.named_parameters(recurse=False):
-            if not p.requires_grad:
-                continue
-            if name == "bias":
-                bias.append(p)
-            elif isinstance(module, nn.modules.batchnorm._BatchNorm) or name in IMPLICIT_PARAMS:
-                no_decay_bn.append(p)  # BN scales, implicit knowledge (every form), shortcut weights
-            else:
-                decay.append(p)
+    for node, layer in zip(model.graph.nodes, model.module_list):
+        for module in layer.modules():
+            for name, p in module.named_parameters(recurse=False):
+                if not p.requires_grad:
+                    continue
+                if name == "bias":
+                    bias.append(p)
+                elif isinstance(module, nn.modules.batchnorm._BatchNorm) or (
+                        module is layer and name in node.spec.no_weight_decay):
+                    no_decay_bn.append(p)
+                else:
+                    decay.append(p)
     return no_decay_bn, decay, bias
 
 
