@@ -76,6 +76,29 @@ def train(cfg: str | Path = "", data: str = "synth", **options) -> TrainResult:
                        result.get("metrics", {}))
 
 
+def synth(n_train: int = 2000, n_val: int = 200, img: int = 256, seed: int = 0, out: str | Path | None = None) -> Path:
+    """``yolor-cfg data synth``: the built-in synthetic dataset (coloured shapes on textured backgrounds,
+    YOLO labels and a COCO json); returns its data.yaml. Without ``out``, the cached copy for these
+    settings (built on first use); with ``out``, a new folder (refused when it exists and is not empty)."""
+    from .core.files import atomic_dir
+    from .workflows.train.synth import build_synth, ensure_synth
+
+    for value, what, low in ((n_train, "n_train", 1), (n_val, "n_val", 1), (seed, "seed", 0)):
+        checks.int_in(value, what, low)
+    checks.img_size(img, "img")
+    if out is None:
+        return ensure_synth(n_train, n_val, img, seed)
+    out = Path(checks.output_dir(out, "dataset folder"))
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise checks.UsageError(f"--out {out}: exists and is not empty; data synth writes a whole new dataset and "
+                                "never mixes it into another one: give a new folder")
+    with atomic_dir(out) as tmp:
+        build_synth(tmp, n_train, n_val, img, seed)
+        yaml = tmp / "data.yaml"
+        yaml.write_text(yaml.read_text().replace(str(tmp.resolve()), str(out.resolve())))
+    return out / "data.yaml"
+
+
 def _val_data(data_config, img: int, batch: int = 16, workers: int = 0, verbose: bool = False):
     """(loader, class names, COCO ground truth) of a loaded data config's val split, letterboxed to ``img``."""
     import torch
@@ -167,6 +190,7 @@ def export(cfg, out: str | Path, weights=None, dialect: str | None = None, forma
     if size is not None:
         options["img_size"] = checks.height_width(size)
     opts = ExportOptions(**options)
+    opts.names = opts.names or list(getattr(model, "names", []) or [])
     if not int8:
         if data is not None:
             raise checks.UsageError("--data is for --int8 (calibration and the accuracy guard)")

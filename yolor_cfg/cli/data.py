@@ -1,10 +1,6 @@
 """``yolor-cfg data synth``: write the built-in synthetic dataset."""
 from __future__ import annotations
 
-from pathlib import Path
-
-from ..core.checks import UsageError
-from ..core.files import atomic_dir
 from .common import count, output_dir, square_img
 
 
@@ -20,15 +16,7 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from ..workflows.train.synth import build_synth
+    from .. import api
 
-    out = Path(args.out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise UsageError(f"--out {out}: exists and is not empty; data synth writes a whole new dataset and never "
-                         "mixes it into another one: give a new folder")
-    with atomic_dir(out) as tmp:
-        build_synth(tmp, args.n_train, args.n_val, args.img, args.seed)
-        yaml = tmp / "data.yaml"
-        yaml.write_text(yaml.read_text().replace(str(tmp.resolve()), str(out.resolve())))
-    print(f"wrote {out / 'data.yaml'}")
+    print(f"wrote {api.synth(args.n_train, args.n_val, args.img, args.seed, out=args.out)}")
     return 0

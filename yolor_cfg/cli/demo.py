@@ -45,60 +45,40 @@ class _Steps:
 
 
 def run(args) -> int:
-    import torch
-
     from .. import api
     from ..core import cpu
-    from ..workflows.detect import Predictor, run_detect
-    from ..workflows.eval.coco import coco_from_labels
-    from ..workflows.eval.validate import run_validation
-    from ..deploy.formats import ExportOptions, export_onnx
     from ..core.files import claim_run_dir
-    from ..compiler.model import shipped_cfg
-    from ..deploy.runtimes import open_artifact
-    from ..workflows.train.data import DataConfig, DetectionDataset, build_index, collate
-    from ..workflows.train.synth import ensure_synth
-    from ..workflows.train.trainer import TrainOptions, Trainer
+    from ..core.images import IMAGE_SUFFIXES
 
     t0 = time.time()
     out = claim_run_dir(str(Path(args.out).parent), Path(args.out).name)
     step = _Steps(6)
     print(f"CPU: {cpu.describe()}")
     step(f"synthetic dataset ({args.n_train} train / {args.n_val} val images, 3 shape classes)")
-    data_yaml = ensure_synth(args.n_train, args.n_val)
-    print(f"      {data_yaml.parent}")
-    cfg = shipped_cfg("yolor_tiny")
+    data = api.synth(args.n_train, args.n_val)
+    print(f"      {data.parent}")
+    cfg = api.shipped_cfg("yolor_tiny")
     step(f"training {cfg.name} for {args.epochs} epochs on the CPU")
-    opts = TrainOptions(cfg=str(cfg), data=str(data_yaml), epochs=args.epochs, batch=16, img=256, nominal_batch=16,
-                        workers=args.workers, project=str(out.parent), name=out.name, exist_ok=True,
-                        hyp_overrides=DEMO_HYP)
-    result = Trainer(opts).train()
-    best = Path(result["best"])
-    step(f"evaluating {best} on the val split (pycocotools)")
-    model = api.load(best).eval()
-    data = DataConfig.load(data_yaml)
-    index = build_index(data, "val")
-    loader = torch.utils.data.DataLoader(DetectionDataset(index, 256), batch_size=32, collate_fn=collate,
-                                         num_workers=args.workers)
-    val = run_validation(model, loader, data.names, coco_from_labels(index.images, index.labels, data.names),
-                         out_dir=out / "val")
+    run = api.train(cfg, data=data, epochs=args.epochs, batch=16, img=256, nominal_batch=16, workers=args.workers,
+                    project=str(out.parent), name=out.name, exist_ok=True, hyp_overrides=DEMO_HYP)
+    step(f"evaluating {run.best} on the val split (pycocotools)")
+    model = api.load(run.best).eval()
+    val = api.val(model, data=data, img=256, batch=32, workers=args.workers, out=out / "val")
     step("exporting ONNX (fused, parity-checked)")
     onnx_path = out / "yolor_tiny.onnx"
-    report = export_onnx(model, onnx_path, ExportOptions(dynamic=True, names=data.names))
-    print(report.format())
+    print(api.export(model, onnx_path, dynamic=True).format())
     step(f"exporting INT8 ONNX (calibrated on {args.calib} train images, accuracy-guarded on the val split; "
          "the sensitivity search keeps float what quantization hurts if the first try misses the guard)")
     int8_path = out / "yolor_tiny_int8.onnx"
-    api.export(model, int8_path, int8=True, data=str(data_yaml), calib=args.calib, max_drop=args.max_drop,
-               dynamic=True, names=data.names)
+    api.export(model, int8_path, int8=True, data=str(data), calib=args.calib, max_drop=args.max_drop, dynamic=True)
     step("detecting on 4 val images with the INT8 model (onnxruntime)")
     sample = out / "samples"
     sample.mkdir(parents=True, exist_ok=True)
-    for p in index.images[:4]:
-        (sample / Path(p).name).write_bytes(Path(p).read_bytes())
-    run_detect(Predictor(open_artifact(int8_path)), str(sample), out / "detect", progress=False)
+    for image in sorted(p for p in (data.parent / "images" / "val").iterdir() if p.suffix in IMAGE_SUFFIXES)[:4]:
+        (sample / image.name).write_bytes(image.read_bytes())
+    api.detect(sample, weights=int8_path, out=out / "detect", progress=False)
     step.close()
-    _summary(out, (time.time() - t0) / 60, val, step.times, best, onnx_path, int8_path)
+    _summary(out, (time.time() - t0) / 60, val, step.times, run.best, onnx_path, int8_path)
     return 0
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import statistics
 import tempfile
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -187,6 +188,7 @@ def int8_rooflines(threads: int, repeat: int = 5) -> dict[str, float]:
 
 
 def _reset_peak_rss() -> None:
+    """Start a new peak for getrusage (Linux resets the process's high-water mark on this write)."""
     try:
         Path("/proc/self/clear_refs").write_text("5")
     except OSError:
@@ -195,12 +197,11 @@ def _reset_peak_rss() -> None:
 
 def _peak_rss_mb() -> float | None:
     try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
+        import resource
+    except ImportError:  # Windows
         return None
-    return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)  # bytes on macOS, KiB on Linux
 
 
 def _check_backends(backends, device: torch.device) -> list[str]:

@@ -195,3 +195,28 @@ def test_a_darknet_dialect_cfg_is_not_trained_with_yolors_boxes(data, tmp_path):
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
     assert main(["train", "--cfg", str(cfg), "--dialect", "yolor", "--data", str(data), "--epochs", "1", "--batch", "8",
                  "--img", "64", "--workers", "0", "--project", str(tmp_path / "runs"), "--max-steps", "1"]) == 0
+
+
+def test_ema_matches_yolors_formula():
+    """ModelEMA (on torch's AveragedModel) gives what YOLOR's hand-written EMA gives, buffers included."""
+    import math
+
+    from yolor_cfg.workflows.train.trainer import ModelEMA
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
+    expected = {k: v.clone() for k, v in model.state_dict().items()}
+    ema = ModelEMA(model, updates=5)
+    for updates in range(6, 9):
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(torch.randn_like(p))
+            model[1].running_mean.add_(1.0)
+            model[1].num_batches_tracked.add_(1)
+        ema.update(model)
+        d = 0.9999 * (1 - math.exp(-updates / 2000))
+        for k, v in model.state_dict().items():
+            expected[k] = expected[k] * d + (1 - d) * v if v.dtype.is_floating_point else v.clone()
+    assert ema.updates == 8
+    for k, v in ema.ema.state_dict().items():
+        torch.testing.assert_close(v, expected[k], rtol=1e-6, atol=1e-7)

@@ -75,12 +75,6 @@ class PassResult:
         return bool(self.rewrites)
 
 
-def bn_affine(p: dict, prefix: str, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """(scale, shift) of a BatchNorm at inference, from its tensors under ``prefix``."""
-    scale = p[f"{prefix}.weight"] / torch.sqrt(p[f"{prefix}.running_var"] + eps)
-    return scale, p[f"{prefix}.bias"] - p[f"{prefix}.running_mean"] * scale
-
-
 def conv_weight_bias(p: dict, conv) -> tuple[torch.Tensor, torch.Tensor]:
     """W and b of a layer with the affine_conv capability (b is zero when the layer has none)."""
     w = p[conv.weight]

@@ -4,7 +4,17 @@ Matches layers by capability, not by name: a layer whose kind declares ``affine_
 BatchNorm, and a standalone ``[batchnorm]`` right after such a layer."""
 from __future__ import annotations
 
-from .base import (PassResult, WeightedGraph, bn_affine, conv_weight_bias, describe, has_batchnorm_tensors, only_consumer, set_conv)
+from torch.nn.utils.fusion import fuse_conv_bn_weights
+
+from .base import PassResult, WeightedGraph, conv_weight_bias, describe, has_batchnorm_tensors, only_consumer, set_conv
+
+
+def _fused(p: dict, conv, bn: dict, prefix: str, eps: float):
+    """W and b of ``conv`` (its tensors in ``p``) with the BatchNorm under ``prefix`` (in ``bn``) after it."""
+    w, b = conv_weight_bias(p, conv)
+    fw, fb = fuse_conv_bn_weights(w, b, bn[f"{prefix}.running_mean"], bn[f"{prefix}.running_var"], eps,
+                                  bn[f"{prefix}.weight"], bn[f"{prefix}.bias"])
+    return fw.detach(), fb.detach()
 
 
 def fold_bn(wg: WeightedGraph) -> PassResult:
@@ -16,8 +26,7 @@ def fold_bn(wg: WeightedGraph) -> PassResult:
         p = wg.params[node.index]
         conv = node.spec.affine_conv(node)
         if conv is not None and conv.batchnorm:
-            scale, shift = bn_affine(p, conv.batchnorm, eps)
-            set_conv(wg, node, conv, p[conv.weight] * scale.view(-1, 1, 1, 1), shift)
+            set_conv(wg, node, conv, *_fused({conv.weight: p[conv.weight]}, conv, p, conv.batchnorm, eps))
             res.rewrites.append(f"{describe(node)}: BatchNorm folded into the convolution")
         elif node.spec.channel_affine(node):
             _fold_standalone(wg, node, res, doomed, eps)
@@ -40,9 +49,8 @@ def _fold_standalone(wg: WeightedGraph, node, res: PassResult, doomed: set, eps:
     elif only_consumer(wg, prev.index) != node.index:
         res.declined.append((node.origin, f"layer {prev.origin}'s output is also read elsewhere"))
     else:
-        scale, shift = bn_affine(wg.params[node.index], node.spec.channel_affine(node), eps)
-        w, b = conv_weight_bias(wg.params[prev.index], conv)
-        set_conv(wg, prev, conv, w * scale.view(-1, 1, 1, 1), b * scale + shift)
+        set_conv(wg, prev, conv, *_fused(wg.params[prev.index], conv, wg.params[node.index],
+                                         node.spec.channel_affine(node), eps))
         wg.replace_uses(node.index, prev.index)
         doomed.add(node.index)
         res.rewrites.append(f"{describe(node)}: folded into layer {prev.origin}")

@@ -11,7 +11,6 @@ import math
 import os
 import random
 import time
-from copy import deepcopy
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -106,24 +105,40 @@ RESUMABLE = ("resume", "workers", "progress", "device", "max_steps")
 
 
 class ModelEMA:
-    """Exponential moving average of weights; decay ramps up as 0.9999 * (1 - exp(-updates / 2000))."""
+    """YOLOR's exponential moving average of weights and buffers, on torch's ``AveragedModel``: each
+    update blends in the model with weight 1 - d, d = decay * (1 - exp(-updates / 2000)) (a ramp, so early
+    noisy weights fade fast); integer buffers are copied. ``ema`` is the averaged model."""
 
     def __init__(self, model: nn.Module, decay: float = 0.9999, updates: int = 0):
-        self.ema = deepcopy(model).eval()
-        self.updates, self.decay = updates, decay
+        from torch.optim.swa_utils import AveragedModel
+
+        self.decay = decay
+        self.averaged = AveragedModel(model, multi_avg_fn=self._blend, use_buffers=True)
+        self.averaged.update_parameters(model)  # the start: a copy (AveragedModel counts it as one average)
+        self.updates = updates
+        self.ema = self.averaged.module.eval()
         for p in self.ema.parameters():
             p.requires_grad_(False)
 
+    @property
+    def updates(self) -> int:
+        return int(self.averaged.n_averaged) - 1
+
+    @updates.setter
+    def updates(self, value: int) -> None:
+        self.averaged.n_averaged.fill_(value + 1)
+
+    def _blend(self, averaged: list, current: list, n_averaged) -> None:
+        d = self.decay * (1 - math.exp(-int(n_averaged) / 2000))  # n_averaged = this update's number
+        if averaged[0].dtype.is_floating_point:
+            torch._foreach_lerp_(averaged, current, 1 - d)
+        else:
+            for a, c in zip(averaged, current):
+                a.copy_(c)
+
     def update(self, model: nn.Module) -> None:
         with torch.no_grad():
-            self.updates += 1
-            d = self.decay * (1 - math.exp(-self.updates / 2000))
-            state = model.state_dict()
-            for k, v in self.ema.state_dict().items():
-                if v.dtype.is_floating_point:
-                    v.mul_(d).add_(state[k].detach(), alpha=1 - d)
-                else:
-                    v.copy_(state[k])
+            self.averaged.update_parameters(model)
 
 
 def _param_groups(model: nn.Module, weight_decay: float):
