@@ -69,6 +69,7 @@ def test_yaml2cfg_gives_the_shipped_graphs(name, yaml):
         assert (a.kind, a.options, a.inputs, a.shape) == (b.kind, b.options, b.inputs, b.shape)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(PARAMS))
 def test_every_shipped_cfg_runs_fuses_and_exports(tmp_path, name):
     size = 64

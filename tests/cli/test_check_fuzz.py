@@ -1,5 +1,6 @@
 """Property test: mutated versions of real cfgs never crash `check` and always get positions."""
 import re
+import pytest
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -41,6 +42,7 @@ def mutated(draw):
     return "\n".join(lines)
 
 
+@pytest.mark.slow
 @settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=mutated(), img_size=st.sampled_from([None, 64]))
 def test_mutated_cfgs_give_clean_diagnostics(tmp_path_factory, text, img_size):

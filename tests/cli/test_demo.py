@@ -1,10 +1,12 @@
 """``yolor-cfg demo`` end to end, small: data, training, val, ONNX and INT8 export, detection."""
 import json
+import pytest
 import re
 
 from yolor_cfg.cli import main
 
 
+@pytest.mark.slow
 def test_demo_runs_every_step(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("YOLOR_CFG_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "demo"

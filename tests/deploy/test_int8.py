@@ -89,6 +89,7 @@ def test_int8_onnx_is_qdq_with_per_channel_weights(tmp_path, data):
     assert ("7-bit" in report.format()) == (not cpu.has_vnni())
 
 
+@pytest.mark.slow
 def test_guard_exits_1_and_keeps_the_file(tmp_path, data, capsys):
     out = tmp_path / "guarded.onnx"
     code = main(["export", "--cfg", CFG, "--weights", str(TRAINED), "--out", str(out), "--int8", "--data", str(data),
@@ -99,6 +100,7 @@ def test_guard_exits_1_and_keeps_the_file(tmp_path, data, capsys):
     assert "kept for inspection" in text.err
 
 
+@pytest.mark.slow
 def test_guard_raises_in_python(tmp_path, data):
     with pytest.raises(AccuracyGuardError, match="more than --max-drop -1"):
         api.export(CFG, tmp_path / "g.onnx", weights=TRAINED, int8=True, data=str(data), calib=8, max_drop=-1,

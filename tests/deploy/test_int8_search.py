@@ -1,6 +1,7 @@
 """The INT8 sensitivity search: ranking by per-channel SQNR, the fewest-float search, and both formats
 on a model made hard to quantize and on the demo's model with a CPU without VNNI forced."""
 import os
+import re
 import subprocess
 import sys
 
@@ -68,6 +69,7 @@ def test_fewest_passing_gives_up_after_keeping_everything():
     assert fewest_passing(0, attempt, log=lambda *a: None) == (None, [])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["onnx", "openvino"])
 def test_search_keeps_the_hostile_activation_float(tmp_path, data, hard, fmt):
     """Layer 3's output has one channel at 1e4: the first try loses most of its accuracy, the search
@@ -86,6 +88,7 @@ def test_search_keeps_the_hostile_activation_float(tmp_path, data, hard, fmt):
     assert out.exists() and not list(tmp_path.glob(".*tmp*"))
 
 
+@pytest.mark.slow
 def test_impossible_budget_exits_1_saying_what_was_tried(tmp_path, data, hard, capsys):
     out = tmp_path / "hard.onnx"
     code = main(["export", "--cfg", CFG, "--weights", str(hard), "--out", str(out), "--int8", "--data", str(data),
@@ -117,6 +120,7 @@ def demo_data(tmp_path_factory):
     return build_synth(tmp_path_factory.mktemp("demo_synth"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt, calibration", [("onnx", None), ("onnx", "minmax"), ("openvino", None)])
 def test_demo_model_without_vnni(tmp_path, demo_data, fmt, calibration):
     """The quick start's INT8 step as an AVX2-only CPU runs it, forced whatever CI runs on:
@@ -141,6 +145,9 @@ def test_demo_model_without_vnni(tmp_path, demo_data, fmt, calibration):
         assert "avx2_" in kernels and "avx512" not in kernels, kernels
     elif calibration == "minmax":
         assert "7-bit int8 weights (no VNNI" in text and "minmax calibration" in text
-        assert "drop +1.65 pt (allowed 1): FAILED" in guards[0] and "sensitivity search kept 3 activations" in text
+        # the report's drop was 1.65 with our own BN fold; torch's fuse_conv_bn_weights rounds the folded
+        # weights differently in the last bit, which moves the INT8 model by about 0.02 points
+        drop = float(re.search(r"drop \+(\d+\.\d+) pt \(allowed 1\): FAILED", guards[0]).group(1))
+        assert 1.5 < drop < 1.8 and "sensitivity search kept 3 activations" in text
     else:
         assert "percentile calibration (this CPU's default)" in text and len(guards) == 1

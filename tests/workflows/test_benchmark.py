@@ -38,6 +38,7 @@ def test_optimized_model_matches_fp32():
     assert float(((dets - ref).abs() / ref.abs().clamp(min=1)).max()) <= 0.05
 
 
+@pytest.mark.slow
 def test_benchmark_reports_every_backend(capsys):
     model = yolor_cfg.compile(CFG / "yolor_tiny.cfg", img_size=64)
     report = run_benchmark(model, 64, 1, "cpu", ["eager", "fused", "fused-bf16", "onnxruntime"], warmup=1, repeat=2,
@@ -51,6 +52,7 @@ def test_benchmark_reports_every_backend(capsys):
     assert report["results"][0]["live_intermediates_mb"] > 0
 
 
+@pytest.mark.slow
 def test_benchmark_cli_json(capsys):
     assert main(["benchmark", "--cfg", str(CFG / "yolor_tiny.cfg"), "--img", "64", "--backends", "eager,fused",
                  "--repeat", "2", "--warmup", "1", "--json"]) == 0
@@ -58,6 +60,7 @@ def test_benchmark_cli_json(capsys):
     assert report["model_gflops"] > 0 and [r["backend"] for r in report["results"]] == ["eager", "fused"]
 
 
+@pytest.mark.slow
 def test_benchmark_int8_backends_with_accuracy(tmp_path):
     pytest.importorskip("openvino")
     data = small_synth(tmp_path / "data")
@@ -85,6 +88,7 @@ def test_benchmark_refuses_cpu_runtimes_on_cuda_and_unknown_names():
         _check_backends(["eager", "onnxruntime-int8"], torch.device("cuda"))
 
 
+@pytest.mark.slow
 def test_benchmark_json_is_pure_json_with_nncf(capfd):
     """NNCF prints progress bars while quantizing; with --json stdout holds the JSON alone."""
     pytest.importorskip("openvino")

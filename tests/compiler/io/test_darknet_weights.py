@@ -193,7 +193,12 @@ def test_format_is_picked_from_content(tmp_path, tiny_weights):
     cfg, path = tiny_weights
     disguised = tmp_path / "looks_like.pt"
     disguised.write_bytes(path.read_bytes())
-    yolor_cfg.compile(cfg, img_size=128).load_weights(disguised)
+    by_content = yolor_cfg.compile(cfg, img_size=128)
+    by_content.load_weights(disguised)
+    by_name = yolor_cfg.compile(cfg, img_size=128)
+    by_name.load_weights(path)
+    for key, value in by_name.state_dict().items():
+        assert torch.equal(by_content.state_dict()[key], value), key
 
 
 class _Evil:

@@ -144,6 +144,7 @@ def test_class_count_mismatch_is_explained(data, tmp_path):
         Trainer(options(data, tmp_path, cfg=str(cfg))).train()
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes_on_cpu(data, tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",

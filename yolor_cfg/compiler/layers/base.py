@@ -148,7 +148,7 @@ class LayerKind:
     edge_style: ClassVar[str] = "route"
     closes_residual: ClassVar[bool] = False
     # A cfg snippet that uses the kind, read after ``[net]`` 32x32x3 and a first 8-channel convolution (layer 0);
-    # tests/layers/test_registry.py compiles, runs, differentiates and round-trips it for every kind.
+    # tests/compiler/layers/test_registry.py compiles, runs, differentiates and round-trips it for every kind.
     example: ClassVar[str] = ""
     summary: ClassVar[str] = ""
 
