@@ -31,3 +31,15 @@ def assert_reproduces(model, fixture, atol: float = 1e-4) -> None:
 
 
 HEADER = "[net]\nwidth=64\nheight=64\nchannels=3\n"
+
+
+def cli_subparser(command: str):
+    """The argparse parser of a command as typed after ``yolor-cfg`` (``"train"``, ``"data synth"``)."""
+    import argparse
+
+    from yolor_cfg.cli import build_parser
+
+    parser = build_parser()[0]
+    for word in command.split():
+        parser = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[word]
+    return parser

@@ -11,12 +11,14 @@ from yolor_cfg.cli import build_parser, main
 from yolor_cfg.compiler.frontend import parse_text
 from yolor_cfg.compiler.graph import build_graph
 
+from tests.helpers import cli_subparser
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.M | re.S)
 
 
-def blocks(kind=None):
+def blocks():
     for doc in DOCS:
         for match in FENCE.finditer(doc.read_text()):
             yield doc, match.group(1), match.group(2)
@@ -41,15 +43,12 @@ def test_the_readme_is_a_first_read():
 
 
 def test_every_shown_command_exists_and_takes_its_options():
-    parser, modules = build_parser()
-    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    modules = build_parser()[1]
     shown = shown_commands()
     assert {argv[0] for _, argv in shown} >= {"demo", "train", "val", "export", "detect", "info", "check"}
     for doc, argv in shown:
         assert argv[0] in modules, f"{doc}: yolor-cfg {' '.join(argv)}: no command {argv[0]!r}"
-        command = sub.choices[argv[0]]
-        if argv[0] == "data" and len(argv) > 1:
-            command = next(a for a in command._actions if a.__class__.__name__ == "_SubParsersAction").choices[argv[1]]
+        command = cli_subparser(" ".join(argv[:2]) if argv[0] == "data" else argv[0])
         known = {s for a in command._actions for s in a.option_strings}
         for word in argv[1:]:
             flag = word.split("=")[0]

@@ -93,9 +93,7 @@ def synth(n_train: int = 2000, n_val: int = 200, img: int = 256, seed: int = 0, 
         raise checks.UsageError(f"--out {out}: exists and is not empty; data synth writes a whole new dataset and "
                                 "never mixes it into another one: give a new folder")
     with atomic_dir(out) as tmp:
-        build_synth(tmp, n_train, n_val, img, seed)
-        yaml = tmp / "data.yaml"
-        yaml.write_text(yaml.read_text().replace(str(tmp.resolve()), str(out.resolve())))
+        build_synth(tmp, n_train, n_val, img, seed, final=out)
     return out / "data.yaml"
 
 

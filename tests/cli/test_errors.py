@@ -1,5 +1,4 @@
 """Every command survives plausible mistakes: no traceback, no silent wrong result, nothing left behind."""
-import argparse
 import json
 import threading
 from pathlib import Path
@@ -14,7 +13,7 @@ from hypothesis import strategies as st
 import yolor_cfg
 from yolor_cfg.api import shipped_cfg
 from yolor_cfg.core.checks import UsageError
-from yolor_cfg.cli import build_parser, main
+from yolor_cfg.cli import main
 from yolor_cfg.cli import commands as cli_commands
 from yolor_cfg.workflows.detect import Predictor, run_detect
 from yolor_cfg.core.errors import WeightsError
@@ -25,7 +24,7 @@ from yolor_cfg.workflows.train.hyp import load_hyp
 from yolor_cfg.workflows.train.synth import build_synth
 from yolor_cfg.workflows.train.trainer import TrainOptions, Trainer
 
-from tests.helpers import shared_path
+from tests.helpers import cli_subparser, shared_path
 
 CFG = str(shipped_cfg("yolor_tiny"))
 
@@ -268,19 +267,12 @@ BASE = {
 }
 
 
-def _subparser(command: str):
-    parser = build_parser()[0]
-    for word in command.split():
-        parser = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[word]
-    return parser
-
-
 def generated_cases() -> list[tuple[str, list[str], list[str]]]:
     """(command, [option], wrong values) for every option of every command whose kind of value is known;
     a positional takes part where BASE names it by its dest."""
     cases = []
     for command, argv in BASE.items():
-        for action in _subparser(command)._actions:
+        for action in cli_subparser(command)._actions:
             role = getattr(action.type, "role", None) or ("choice" if action.choices else None)
             flag = action.option_strings[-1] if action.option_strings else action.dest
             if role and (action.option_strings or flag in argv):

@@ -135,7 +135,7 @@ class CompiledModel(nn.Module):
 
     @property
     def head_is_train_only(self) -> list[bool]:
-        return [t for t, h in zip(self._train_only, self._is_head) if h]
+        return [h.train_only for h in self.head_specs]
 
     @property
     def inference_heads(self):

@@ -68,7 +68,7 @@ class Graph:
     def head_specs(self) -> list:
         """Each head's contract (``layers.base.HeadSpec``), in the order of ``heads``."""
         ctx = self.context()
-        return [n.spec.head(n, ctx) for n in self.heads]
+        return [dataclasses.replace(n.spec.head(n, ctx), train_only=not n.spec.inference_output(n)) for n in self.heads]
 
     def context(self) -> Context:
         return Context(self.dialect, self.net.height, self.net.width, self.net.channels, self.nodes)

@@ -116,7 +116,8 @@ class HeadSpec:
     anchors: tuple[tuple[float, float], ...]  # (width, height) in input pixels, one per anchor
     stride: tuple[float, float]  # (sy, sx): input pixels per output cell
     classes: int
-    train_only: bool = False  # in the loss, never at inference (yolov7's auxiliary heads)
+    train_only: bool = False  # in the loss, never at inference (yolov7's auxiliary heads); Graph.head_specs
+    # fills it from the kind's inference_output
 
     @property
     def outputs(self) -> int:

@@ -85,10 +85,10 @@ def _anchor_pairs(node, count: int) -> list[tuple[float, float]]:
     return pairs
 
 
-def _head_spec(node, ctx, train_only: bool = False) -> HeadSpec:
+def _head_spec(node, ctx) -> HeadSpec:
     s = node.in_shapes[0]
     return HeadSpec(tuple(tuple(a) for a in node.derived["anchor_pairs"]), (ctx.net_height / s.h, ctx.net_width / s.w),
-                    node.options["classes"], train_only)
+                    node.options["classes"])
 
 
 def head_filter_sources(nodes, head) -> list:
@@ -154,7 +154,7 @@ class Yolo(LayerKind):
         return in_shapes[0]
 
     def head(self, node, ctx):
-        return _head_spec(node, ctx, train_only=bool(node.options["aux"]))
+        return _head_spec(node, ctx)
 
     def build(self, node, ctx):
         o, s = node.options, node.in_shapes[0]

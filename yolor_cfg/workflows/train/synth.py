@@ -61,8 +61,10 @@ def make_image(rng: np.random.Generator, size: int, max_objects: int = 5):
     return img, boxes
 
 
-def build_synth(out: str | Path, n_train: int = 2000, n_val: int = 200, img: int = 256, seed: int = 0) -> Path:
-    """Write the dataset under ``out``; returns the path of its data.yaml."""
+def build_synth(out: str | Path, n_train: int = 2000, n_val: int = 200, img: int = 256, seed: int = 0,
+                final: str | Path | None = None) -> Path:
+    """Write the dataset under ``out``; returns the path of its data.yaml. ``final``: the folder it will
+    be moved to when ``out`` is a scratch folder (data.yaml's ``path:`` names it)."""
     out = Path(out)
     rng = np.random.default_rng(seed)
     coco = {"images": [], "annotations": [], "categories": [{"id": i, "name": n} for i, n in enumerate(CLASSES)]}
@@ -83,7 +85,7 @@ def build_synth(out: str | Path, n_train: int = 2000, n_val: int = 200, img: int
                                                 "bbox": [x1, y1, x2 - x1, y2 - y1], "area": (x2 - x1) * (y2 - y1),
                                                 "iscrowd": 0})
     (out / "val_coco.json").write_text(json.dumps(coco))
-    data = {"path": str(out.resolve()), "train": "images/train", "val": "images/val", "nc": len(CLASSES),
+    data = {"path": str(Path(final or out).resolve()), "train": "images/train", "val": "images/val", "nc": len(CLASSES),
             "names": list(CLASSES), "val_coco": "val_coco.json"}
     (out / "data.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
     return out / "data.yaml"
@@ -101,8 +103,6 @@ def ensure_synth(n_train: int = 2000, n_val: int = 200, img: int = 256, seed: in
     data = root / "data.yaml"
     if not data.exists():
         tmp = root.with_name(root.name + ".partial")
-        build_synth(tmp, n_train, n_val, img, seed)
-        text = (tmp / "data.yaml").read_text().replace(str(tmp.resolve()), str(root.resolve()))
-        (tmp / "data.yaml").write_text(text)
+        build_synth(tmp, n_train, n_val, img, seed, final=root)
         tmp.rename(root)
     return data
