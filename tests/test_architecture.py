@@ -3,8 +3,11 @@ count; annotations under TYPE_CHECKING do not: they run nothing):
 
     core  <  compiler  <  deploy  <  workflows  <  api  <  cli
 
-and inside the compiler the layer kinds do not reach the executor, passes or weights code above them."""
+and inside the compiler the layer kinds do not reach the executor, passes or weights code above them;
+the kinds' torch modules (compiler/modules/) know nothing of the kinds, and reading, checking and
+describing a cfg never imports torch (it costs a second and a half before a command answers)."""
 import ast
+import subprocess
 import sys
 from pathlib import Path
 
@@ -76,6 +79,7 @@ def test_each_tier_imports_only_the_tiers_below():
 
 @pytest.mark.parametrize("low, high", [("compiler.layers", "compiler.executor"), ("compiler.layers", "compiler.passes"),
                                        ("compiler.layers", "compiler.io"), ("compiler.layers", "compiler.model"),
+                                       ("compiler.modules", "compiler.layers"), ("compiler.modules", "compiler.graph"),
                                        ("workflows.eval", "workflows.train"), ("workflows.detect", "workflows.train")])
 def test_inside_a_tier(low, high):
     offending = sorted(m for m, targets in imports().items() if m.startswith(low)
@@ -98,14 +102,14 @@ def test_the_checker_sees_imports_in_functions_and_absolute_ones(tmp_path, monke
 
 
 def kind_name_tests(root: Path = PACKAGE) -> list[str]:
-    """Places outside compiler/layers/ that decide by a layer kind's name: a comparison or a
+    """Places outside the kinds (compiler/layers/ and their modules) that decide by a layer kind's name: a comparison or a
     startswith/endswith on a ``.kind``, or a comparison with a registered section name."""
     from yolor_cfg.compiler.layers.base import ALIASES, REGISTRY
 
     names = set(REGISTRY) | set(ALIASES)
     found = []
     for path in sorted(root.rglob("*.py")):
-        if (root / "compiler" / "layers") in path.parents:
+        if {root / "compiler" / "layers", root / "compiler" / "modules"} & set(path.parents):
             continue
         for node in ast.walk(ast.parse(path.read_text())):
             where = f"{path.relative_to(root)}:{getattr(node, 'lineno', 0)}"
@@ -131,3 +135,16 @@ def test_the_kind_name_scan_finds_one(tmp_path):
     (tmp_path / "draw.py").write_text('if node.kind == "shortcut":\n    pass\nok = n.kind.endswith("_2d")\n'
                                       'x = "yolo" in names\n')
     assert len(kind_name_tests(tmp_path)) == 3
+
+
+def test_checking_a_cfg_does_not_import_torch(tmp_path):
+    """``--help``, ``check`` and ``info`` answer without torch: the layer kinds import their modules in
+    ``build``, and nothing on the way from the command line to the layer table imports it at the top."""
+    cfg = Path(__file__).resolve().parents[1] / "cfg" / "yolor_p6.cfg"
+    script = (f"import sys\nfrom yolor_cfg.cli import main\n"
+              f"for argv in (['check', {str(cfg)!r}], ['info', {str(cfg)!r}], ['info', '--json', {str(cfg)!r}]):\n"
+              f"    assert main(argv) == 0, argv\n"
+              f"loaded = sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.'))\n"
+              f"assert not loaded, loaded[:5]\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]

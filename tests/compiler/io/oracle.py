@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from yolor_cfg.compiler.layers.conv import ConnectedBlock, ConvBlock
+from yolor_cfg.compiler.modules.conv import ConnectedBlock, ConvBlock
 
 
 def randomize_unit_spread(model, x: torch.Tensor, seed: int = 0) -> None:

@@ -6,7 +6,8 @@ import torch
 import torch.nn.functional as F
 
 import yolor_cfg
-from yolor_cfg.compiler.layers.activations import ACTIVATIONS, make_activation
+from yolor_cfg.compiler.layers.conv import ACTIVATION_NAMES
+from yolor_cfg.compiler.modules.activations import ACTIVATIONS, make_activation
 
 NET = "[net]\nwidth=15\nheight=13\nchannels=4\n"
 
@@ -40,6 +41,10 @@ DARKNET = {  # activations.h, one line each
     "ramp": lambda x: x * (x > 0) + 0.1 * x,
     "lhtan": lambda x: np.where(x < 0, 0.001 * x, np.where(x > 1, 0.001 * (x - 1) + 1, x)),
 }
+
+
+def test_every_activation_the_cfg_accepts_has_a_module():
+    assert set(ACTIVATIONS) == set(ACTIVATION_NAMES)
 
 
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))

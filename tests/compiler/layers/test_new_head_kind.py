@@ -11,7 +11,7 @@ from yolor_cfg import api
 from yolor_cfg.compiler.draw import to_dot
 from yolor_cfg.compiler.graph import load_graph
 from yolor_cfg.compiler.layers.base import REGISTRY, HeadSpec, LayerKind, NodeError
-from yolor_cfg.compiler.layers.head import DetectHead
+from yolor_cfg.compiler.modules.head import DetectHead
 from yolor_cfg.compiler.options import Float, Int
 from yolor_cfg.workflows.train.synth import build_synth
 

@@ -81,7 +81,7 @@ def test_yolor_weighted_shortcut_uses_sigmoid_weights(write_cfg):
 
 def test_darknet_reorg_matches_c_loop():
     """reorg_cpu(forward=0) as Darknet's [reorg] calls it, element by element."""
-    from yolor_cfg.compiler.layers.reorg import ReorgDarknet
+    from yolor_cfg.compiler.modules.reorg import ReorgDarknet
 
     b, c, h, w, s = 1, 8, 4, 6, 2
     x = torch.arange(b * c * h * w, dtype=torch.float32).view(b, c, h, w)

@@ -224,7 +224,7 @@ class LayerKind:
     # ---- backend ----
     def build(self, node: Node, ctx: Context) -> nn.Module:
         """A module whose forward takes the node's input tensors in order."""
-        from .modules import Identity
+        from ..modules.common import Identity
 
         return Identity()
 

@@ -1,36 +1,19 @@
 """[convolutional], [connected], [batchnorm], [activation]."""
 from __future__ import annotations
 
-import torch
-import torch.nn as nn
+import math
 
 from ..dialects import YOLOR_ACTIVATIONS
 from ..options import Choice, Inert, Int, Refused
-from .activations import ACTIVATIONS, make_activation
 from .base import AffineConv, Context, LayerKind, Node, NodeError, Shape, register
-from .modules import BN_MOMENTUM
 
-ACTIVATION_NAMES = tuple(ACTIVATIONS)
+# Darknet's activations (``modules/activations.py`` builds each; a test checks the two lists agree)
+ACTIVATION_NAMES = ("linear", "leaky", "relu", "relu6", "logistic", "tanh", "swish", "silu", "mish", "hard_mish",
+                    "gelu", "hardswish", "elu", "selu", "hardtan", "loggy", "relie", "ramp", "lhtan")
 
 
 def _bn_layout(prefix: str, n: int):
     return [(f"{prefix}.weight", (n,)), (f"{prefix}.running_mean", (n,)), (f"{prefix}.running_var", (n,))]
-
-
-class ConvBlock(nn.Module):
-    """Conv2d -> optional BatchNorm2d -> activation; attribute names match YOLOR's keys."""
-
-    def __init__(self, c1, c2, k, stride, padding, groups, dilation, bn, eps, activation):
-        super().__init__()
-        self.Conv2d = nn.Conv2d(c1, c2, k, stride, padding, dilation=dilation, groups=groups, bias=not bn)
-        self.BatchNorm2d = nn.BatchNorm2d(c2, momentum=BN_MOMENTUM, eps=eps) if bn else None
-        self.activation = make_activation(activation)
-
-    def forward(self, x):
-        x = self.Conv2d(x)
-        if self.BatchNorm2d is not None:
-            x = self.BatchNorm2d(x)
-        return self.activation(x)
 
 
 @register
@@ -100,7 +83,9 @@ class Convolutional(LayerKind):
                             f"(input size {ctx.net_height}x{ctx.net_width} is too small)", "size")
         return Shape(o["filters"], h, w, ctx.net_height / h)
 
-    def build(self, node: Node, ctx: Context) -> nn.Module:
+    def build(self, node: Node, ctx: Context):
+        from ..modules.conv import ConvBlock
+
         o = node.options
         d = node.derived
         return ConvBlock(node.in_shapes[0].c, o["filters"], o["size"], (d["stride_y"], d["stride_x"]),
@@ -112,31 +97,17 @@ class Convolutional(LayerKind):
         return (o["filters"], node.in_shapes[0].c // o["groups"], o["size"], o["size"])
 
     def num_params(self, node: Node) -> int:
-        n = int(torch.Size(self._weight_shape(node)).numel())
+        n = math.prod(self._weight_shape(node))
         return n + (2 if node.options["batch_normalize"] else 1) * node.options["filters"]
 
     def macs(self, node: Node) -> int:
-        return int(torch.Size(self._weight_shape(node)).numel()) * node.shape.h * node.shape.w
+        return math.prod(self._weight_shape(node)) * node.shape.h * node.shape.w
 
     def darknet_layout(self, node: Node):
         n = node.options["filters"]
         if node.options["batch_normalize"]:
             return [("BatchNorm2d.bias", (n,)), *_bn_layout("BatchNorm2d", n), ("Conv2d.weight", self._weight_shape(node))]
         return [("Conv2d.bias", (n,)), ("Conv2d.weight", self._weight_shape(node))]
-
-
-class ConnectedBlock(nn.Module):
-    def __init__(self, n_in, n_out, bn, eps, activation):
-        super().__init__()
-        self.Linear = nn.Linear(n_in, n_out, bias=not bn)
-        self.BatchNorm1d = nn.BatchNorm1d(n_out, momentum=BN_MOMENTUM, eps=eps) if bn else None
-        self.activation = make_activation(activation)
-
-    def forward(self, x):
-        x = self.Linear(x.flatten(1))
-        if self.BatchNorm1d is not None:
-            x = self.BatchNorm1d(x)
-        return self.activation(x).view(x.shape[0], -1, 1, 1)
 
 
 @register
@@ -153,6 +124,8 @@ class Connected(LayerKind):
         return Shape(node.options["output"], 1, 1, ctx.net_height)
 
     def build(self, node, ctx):
+        from ..modules.conv import ConnectedBlock
+
         o = node.options
         return ConnectedBlock(node.in_shapes[0].numel, o["output"], bool(o["batch_normalize"]),
                               ctx.dialect.bn_eps, o["activation"])
@@ -173,15 +146,6 @@ class Connected(LayerKind):
         return layout
 
 
-class BatchNormBlock(nn.Module):
-    def __init__(self, c, eps):
-        super().__init__()
-        self.BatchNorm2d = nn.BatchNorm2d(c, momentum=BN_MOMENTUM, eps=eps)
-
-    def forward(self, x):
-        return self.BatchNorm2d(x)
-
-
 @register
 class BatchNorm(LayerKind):
     example = "[batchnorm]\n"
@@ -194,6 +158,8 @@ class BatchNorm(LayerKind):
         return "BatchNorm2d"
 
     def build(self, node, ctx):
+        from ..modules.conv import BatchNormBlock
+
         return BatchNormBlock(node.in_shapes[0].c, ctx.dialect.bn_eps)
 
     def num_params(self, node):
@@ -202,15 +168,6 @@ class BatchNorm(LayerKind):
     def darknet_layout(self, node):
         c = node.in_shapes[0].c
         return [("BatchNorm2d.bias", (c,)), *_bn_layout("BatchNorm2d", c)]
-
-
-class ActivationBlock(nn.Module):
-    def __init__(self, activation):
-        super().__init__()
-        self.activation = make_activation(activation)
-
-    def forward(self, x):
-        return self.activation(x)
 
 
 @register
@@ -223,4 +180,6 @@ class Activation(LayerKind):
     options = {"activation": Choice("linear", choices=ACTIVATION_NAMES)}
 
     def build(self, node, ctx):
+        from ..modules.conv import ActivationBlock
+
         return ActivationBlock(node.options["activation"])

@@ -1,9 +1,6 @@
 """Pass-through and classifier-tail layers: [silence]/[empty], [dropout], [cost], [softmax]."""
 from __future__ import annotations
 
-import torch.nn as nn
-import torch.nn.functional as F
-
 from ..options import Choice, Float, Inert, Int, Refused
 from .base import LayerKind, register
 
@@ -18,15 +15,6 @@ class Silence(LayerKind):
     passes_channels = True
 
 
-class Dropout(nn.Module):
-    def __init__(self, p: float):
-        super().__init__()
-        self.p = p
-
-    def forward(self, x):
-        return F.dropout(x, self.p, self.training)
-
-
 @register
 class DropoutKind(LayerKind):
     example = "[dropout]\nprobability=0.3\n"
@@ -38,6 +26,8 @@ class DropoutKind(LayerKind):
                "dropblock_size_rel": Inert(), "dropblock_size_abs": Inert()}
 
     def build(self, node, ctx):
+        from ..modules.misc import Dropout
+
         return Dropout(node.options["probability"])
 
 
@@ -52,17 +42,6 @@ class Cost(LayerKind):
                "scale": Inert(), "ratio": Inert(), "noobject_scale": Inert(), "thresh": Inert()}
 
 
-class Softmax(nn.Module):
-    def __init__(self, groups: int, temperature: float):
-        super().__init__()
-        self.groups, self.temperature = groups, temperature
-
-    def forward(self, x):
-        b = x.shape[0]
-        flat = x.reshape(b, self.groups, -1) / self.temperature
-        return flat.softmax(-1).reshape(x.shape)
-
-
 @register
 class SoftmaxKind(LayerKind):
     example = "[avgpool]\n[softmax]\n"
@@ -75,4 +54,6 @@ class SoftmaxKind(LayerKind):
                "tree": Refused("", reason="hierarchical softmax trees are not supported")}
 
     def build(self, node, ctx):
+        from ..modules.misc import Softmax
+
         return Softmax(node.options["groups"], node.options["temperature"])

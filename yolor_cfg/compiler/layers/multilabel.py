@@ -2,30 +2,8 @@
 classification, JDC), optionally with implicit knowledge on its branch (iJDC)."""
 from __future__ import annotations
 
-import torch
-import torch.nn as nn
-
 from ..options import Choice, Float, Int
 from .base import LayerKind, NodeError, Shape, register
-
-
-class MultiLabelHead(nn.Module):
-    """Global average pool -> (+ implicit) -> linear to class logits -> (x implicit)."""
-
-    def __init__(self, channels: int, classes: int, implicit: str, std: float):
-        super().__init__()
-        self.Linear = nn.Linear(channels, classes)
-        self.ia = nn.Parameter(torch.randn(channels) * std) if implicit in ("add", "both") else None
-        self.im = nn.Parameter(1 + torch.randn(classes) * std) if implicit in ("mul", "both") else None
-
-    def forward(self, x):
-        v = x.mean((2, 3))
-        if self.ia is not None:
-            v = v + self.ia
-        logits = self.Linear(v)
-        if self.im is not None:
-            logits = logits * self.im
-        return logits
 
 
 @register
@@ -54,6 +32,8 @@ class MultiLabel(LayerKind):
         return Shape(node.options["classes"], 1, 1, ctx.net_height)
 
     def build(self, node, ctx):
+        from ..modules.multilabel import MultiLabelHead
+
         o = node.options
         return MultiLabelHead(node.in_shapes[0].c, o["classes"], o["implicit"], o["std"])
 

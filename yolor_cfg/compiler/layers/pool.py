@@ -1,10 +1,6 @@
 """[maxpool], [local_avgpool], [avgpool], [upsample]."""
 from __future__ import annotations
 
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
-
 from ..options import Float, Inert, Int, Refused
 from .base import LayerKind, NodeError, Shape, register
 
@@ -18,32 +14,6 @@ def _darknet_window(size: int, stride: int, padding: int, n: int) -> tuple[int, 
     before = padding // 2
     after = (out - 1) * stride + size - n - before
     return out, before, after
-
-
-class DarknetPool(nn.Module):
-    """Darknet's max/local-average pooling: padding split as Darknet does, padded cells never win
-    a max and are not counted in an average."""
-
-    def __init__(self, size, stride, pads, average: bool, zero_pad: bool = False):
-        super().__init__()
-        self.size, self.stride, self.pads = size, stride, pads  # pads: (left, right, top, bottom)
-        self.average, self.zero_pad = average, zero_pad
-
-    def forward(self, x):
-        left, right, top, bottom = self.pads
-        if min(self.pads) < 0:  # Darknet never reads the cells past the last window
-            x = x[..., : x.shape[2] + min(bottom, 0), : x.shape[3] + min(right, 0)]
-            left, right, top, bottom = (max(p, 0) for p in self.pads)
-        if self.average:
-            ones = torch.ones_like(x[:1, :1])
-            pad = (left, right, top, bottom)
-            total = F.avg_pool2d(F.pad(x, pad), self.size, self.stride)
-            count = F.avg_pool2d(F.pad(ones, pad), self.size, self.stride)
-            return total / count
-        if left == right and top == bottom and 2 * max(left, top) <= self.size:
-            return F.max_pool2d(x, self.size, self.stride, (top, left))
-        fill = 0.0 if self.zero_pad else float("-inf")
-        return F.max_pool2d(F.pad(x, (left, right, top, bottom), value=fill), self.size, self.stride)
 
 
 @register
@@ -91,6 +61,8 @@ class MaxPool(LayerKind):
         return Shape(s.c, oh, ow, ctx.net_height / oh)
 
     def build(self, node, ctx):
+        from ..modules.pool import DarknetPool
+
         _, _, pads, zero = self._geometry(node, node.in_shapes[0], ctx)
         d = node.derived
         return DarknetPool(d["size"], (d["stride_y"], d["stride_x"]), pads, self.average, zero)
@@ -106,11 +78,6 @@ class LocalAvgPool(MaxPool):
     average = True
 
 
-class GlobalAvgPool(nn.Module):
-    def forward(self, x):
-        return x.mean((2, 3), keepdim=True)
-
-
 @register
 class AvgPool(LayerKind):
     example = "[avgpool]\n"
@@ -122,17 +89,9 @@ class AvgPool(LayerKind):
         return Shape(in_shapes[0].c, 1, 1, ctx.net_height)
 
     def build(self, node, ctx):
+        from ..modules.pool import GlobalAvgPool
+
         return GlobalAvgPool()
-
-
-class Upsample(nn.Module):
-    def __init__(self, stride: int, scale: float):
-        super().__init__()
-        self.stride, self.scale = stride, scale
-
-    def forward(self, x):
-        y = F.interpolate(x, scale_factor=float(self.stride), mode="nearest")
-        return y if self.scale == 1 else y * self.scale
 
 
 @register
@@ -148,4 +107,6 @@ class UpsampleKind(LayerKind):
         return Shape(s.c, s.h * k, s.w * k, s.stride / k)
 
     def build(self, node, ctx):
+        from ..modules.pool import Upsample
+
         return Upsample(node.options["stride"], node.options["scale"])

@@ -8,35 +8,13 @@ exist only to be summed, so one kind keeps yolov7's key names (``rbr_dense``, ``
 ``rbr_identity``) and its parameter count, and folds as a unit."""
 from __future__ import annotations
 
-import torch
-import torch.nn as nn
-
 from ..options import Choice, Int
-from .activations import make_activation
 from .base import LayerKind, NodeError, Shape, register
 from .conv import ACTIVATION_NAMES, Convolutional
-from .modules import BN_MOMENTUM
-
-
-class RepConvBlock(nn.Module):
-    def __init__(self, c1: int, c2: int, k: int, stride: int, eps: float, activation: str):
-        super().__init__()
-        self.rbr_dense = nn.Sequential(nn.Conv2d(c1, c2, k, stride, k // 2, bias=False),
-                                       nn.BatchNorm2d(c2, eps=eps, momentum=BN_MOMENTUM))
-        self.rbr_1x1 = nn.Sequential(nn.Conv2d(c1, c2, 1, stride, 0, bias=False),
-                                     nn.BatchNorm2d(c2, eps=eps, momentum=BN_MOMENTUM))
-        self.rbr_identity = nn.BatchNorm2d(c1, eps=eps, momentum=BN_MOMENTUM) if c1 == c2 and stride == 1 else None
-        self.activation = make_activation(activation)
-
-    def forward(self, x):
-        y = self.rbr_dense(x) + self.rbr_1x1(x)
-        if self.rbr_identity is not None:
-            y = y + self.rbr_identity(x)
-        return self.activation(y)
 
 
 def _bn_affine(p: dict, prefix: str, eps: float):
-    scale = p[f"{prefix}.weight"] / torch.sqrt(p[f"{prefix}.running_var"] + eps)
+    scale = p[f"{prefix}.weight"] / (p[f"{prefix}.running_var"] + eps).sqrt()
     return scale, p[f"{prefix}.bias"] - p[f"{prefix}.running_mean"] * scale
 
 
@@ -62,6 +40,8 @@ class RepConv(LayerKind):
         return Shape(o["filters"], h, w, ctx.net_height / h)
 
     def build(self, node, ctx):
+        from ..modules.repconv import RepConvBlock
+
         o = node.options
         return RepConvBlock(node.in_shapes[0].c, o["filters"], o["size"], o["stride"], ctx.dialect.bn_eps,
                             o["activation"])
@@ -90,13 +70,15 @@ class RepConv(LayerKind):
         """The [convolutional] options and tensors that compute this layer exactly at inference:
         each branch's BN scales its kernel (the 1x1 zero-padded to kxk, the identity a kxk kernel with
         1 at the centre of channel i -> i) and the BN shifts add up to the bias."""
+        import torch
+
         o, c1 = node.options, node.in_shapes[0].c
         k = o["size"]
         scale, shift = _bn_affine(params, "rbr_dense.1", eps)
         weight = params["rbr_dense.0.weight"] * scale.view(-1, 1, 1, 1)
         bias = shift
         scale, shift = _bn_affine(params, "rbr_1x1.1", eps)
-        weight = weight + nn.functional.pad(params["rbr_1x1.0.weight"] * scale.view(-1, 1, 1, 1), [k // 2] * 4)
+        weight = weight + torch.nn.functional.pad(params["rbr_1x1.0.weight"] * scale.view(-1, 1, 1, 1), [k // 2] * 4)
         bias = bias + shift
         if "rbr_identity.weight" in params:
             scale, shift = _bn_affine(params, "rbr_identity", eps)
