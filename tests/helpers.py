@@ -7,6 +7,13 @@ ROOT = Path(__file__).resolve().parent.parent
 # fresh clone runs every test; ../shared is read only for what is not copied.
 FIXTURES = ROOT / "tests" / "fixtures"
 SHARED = ROOT.parent / "shared"
+ZOO = ROOT / "cfg"
+TINY_CFG = str(ZOO / "yolor_tiny.cfg")
+# yolor_tiny trained 4 epochs on the synthetic set (mAP@0.5 0.92; made by tools/train_synth.py and saved with
+# model.save_weights); tests take it through the trained_weights fixture (conftest.py)
+TRAINED = FIXTURES / "trained" / "yolor_tiny_synth.pt"
+# the demo's model as a CPU without native bf16 trains it (fp32): see tests/fixtures/trained/README.md
+TRAINED_FP32 = FIXTURES / "trained" / "yolor_tiny_synth_fp32.pt"
 
 
 def shared_path(*parts: str) -> Path:
@@ -16,6 +23,37 @@ def shared_path(*parts: str) -> Path:
         if path.exists():
             return path
     pytest.skip(f"{'/'.join(parts)} is neither in tests/fixtures nor in ../shared")
+
+
+def header(width: int = 64, height: int = 64, channels: int = 3, **extra) -> str:
+    """A ``[net]`` section: width, height, channels, then ``extra``'s keys in order, one line each."""
+    options = {"width": width, "height": height, "channels": channels} | extra
+    return "[net]\n" + "".join(f"{key}={value}\n" for key, value in options.items())
+
+
+HEADER = header()
+
+
+def errors_of(write_cfg, body: str, **kw) -> list[tuple[int, int, str]]:
+    """(line, column, message) of every error that ``HEADER + body`` raises when its graph is built;
+    ``body`` starts at line 5."""
+    from yolor_cfg.compiler.graph import load_graph
+    from yolor_cfg.core.errors import CfgError
+
+    path = write_cfg(HEADER + body)
+    with pytest.raises(CfgError) as info:
+        load_graph(path, **kw)
+    return [(d.loc.line, d.loc.col, d.message) for d in info.value.diagnostics]
+
+
+def assert_close(ours, ref, name: str) -> None:
+    """max abs error <= 1e-4 where values are small, relative error <= 1e-5 where they are large."""
+    assert ours.shape == ref.shape, name
+    err = (ours - ref).abs()
+    small = ref.abs() <= 10
+    assert float(err[small].max()) <= 1e-4, (name, float(err[small].max()))
+    if (~small).any():
+        assert float((err[~small] / ref[~small].abs()).max()) <= 1e-5, (name, "relative")
 
 
 def assert_reproduces(model, fixture, atol: float = 1e-4) -> None:
@@ -30,9 +68,6 @@ def assert_reproduces(model, fixture, atol: float = 1e-4) -> None:
         torch.testing.assert_close(ours, ref, atol=atol, rtol=1e-5)
 
 
-HEADER = "[net]\nwidth=64\nheight=64\nchannels=3\n"
-
-
 def cli_subparser(command: str):
     """The argparse parser of a command as typed after ``yolor-cfg`` (``"train"``, ``"data synth"``)."""
     import argparse
@@ -43,3 +78,33 @@ def cli_subparser(command: str):
     for word in command.split():
         parser = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[word]
     return parser
+
+
+def run_cli(capsys, *argv) -> tuple[int, str]:
+    """(exit code, stdout + stderr) of one command; argparse's usage errors are exit 2 like cfg errors."""
+    from yolor_cfg.cli import main
+
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exc:
+        code = exc.code
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
+def hard_to_quantize(weights: Path, out: Path, channel: int = 5, value: float = 1e4) -> Path:
+    """The trained tiny model ``weights`` with one activation made hostile to per-tensor INT8, saved to ``out``:
+    channel ``channel`` of layer 3 (a 1x1 [convolutional] read only by layer 4) becomes the constant ``value``
+    and layer 4 ignores it. The float model barely changes; quantized, that tensor's step is ``value`` / 255,
+    so its other channels round to a level or two."""
+    import torch
+
+    from yolor_cfg import api
+
+    model = api.load(weights)
+    with torch.no_grad():
+        bn = model.module_list[3].BatchNorm2d
+        bn.weight[channel], bn.bias[channel] = 0.0, value
+        model.module_list[4].Conv2d.weight[:, channel] = 0.0
+    model.save_weights(out)
+    return out

@@ -5,17 +5,7 @@ import torch
 import yolor_cfg
 from yolor_cfg.compiler.executor import release_schedule
 
-from tests.helpers import shared_path
-
-
-def assert_close(ours, ref, name):
-    """max abs error <= 1e-4 where values are small, relative error <= 1e-5 where they are large."""
-    assert ours.shape == ref.shape, name
-    err = (ours - ref).abs()
-    small = ref.abs() <= 10
-    assert float(err[small].max()) <= 1e-4, (name, float(err[small].max()))
-    if (~small).any():
-        assert float((err[~small] / ref[~small].abs()).max()) <= 1e-5, (name, "relative")
+from tests.helpers import assert_close, shared_path
 
 
 @pytest.fixture(scope="module")

@@ -6,14 +6,7 @@ import pytest
 from yolor_cfg.core.errors import CfgError
 from yolor_cfg.compiler.graph import load_graph
 
-from tests.helpers import HEADER, shared_path
-
-
-def errors_of(write_cfg, body: str, **kw):
-    path = write_cfg(HEADER + body)
-    with pytest.raises(CfgError) as info:
-        load_graph(path, **kw)
-    return [(d.loc.line, d.loc.col, d.message) for d in info.value.diagnostics]
+from tests.helpers import HEADER, errors_of, shared_path
 
 
 def test_unknown_section_suggests(write_cfg):

@@ -13,26 +13,22 @@ from yolor_cfg.workflows.detect import Predictor
 from yolor_cfg.deploy.int8 import REASON_BETWEEN, REASON_CONV, REASON_DECODE, GraphNode, float_region
 from yolor_cfg.deploy.runtimes import open_artifact
 
-from tests.deploy_support import CFG, TRAINED, small_synth
+from tests.helpers import TINY_CFG
 
 openvino = pytest.importorskip("openvino")
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    return small_synth(tmp_path_factory.mktemp("int8data"))
-
-
-def _exported(tmp, data, fmt):
+def _exported(tmp, weights, data, fmt):
     out = tmp / ("tiny_int8.onnx" if fmt == "onnx" else "tiny_int8_openvino")
-    report = api.export(CFG, out, weights=TRAINED, format=fmt, int8=True, data=str(data), calib=48, dynamic=True,
+    report = api.export(TINY_CFG, out, weights=weights, format=fmt, int8=True, data=str(data), calib=48, dynamic=True,
                         log=lambda *a: None)
     return out, report
 
 
 @pytest.fixture(scope="module", params=["onnx", "openvino"])
-def int8(request, tmp_path_factory, data):
-    out, report = _exported(tmp_path_factory.mktemp(f"int8_{request.param}"), data, request.param)
+def int8(request, tmp_path_factory, trained_weights, synth_data):
+    tmp = tmp_path_factory.mktemp(f"int8_{request.param}")
+    out, report = _exported(tmp, trained_weights, synth_data, request.param)
     return request.param, out, report
 
 
@@ -43,17 +39,17 @@ def _iou(a, b) -> float:
     return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
-def test_int8_detections_match_the_float_model(int8, data):
+def test_int8_detections_match_the_float_model(int8, trained_weights, synth_data):
     """Every confident float detection is found by the INT8 model (same class, IoU >= 0.7), and the
     typical box moves by about a pixel (measured: median 0.6-1.0 px, 90th percentile 1.6-3 px, worst
     about 9 px on a 90 px object, in 256 x 256 images)."""
     fmt, out, report = int8
     runtime = open_artifact(out)
     assert runtime.info.precision == "int8" and runtime.info.names == ["circle", "square", "triangle"]
-    float_predict = Predictor(api.load(TRAINED))
+    float_predict = Predictor(api.load(trained_weights))
     int8_predict = Predictor(runtime)
     errors = []
-    for path in sorted((data.parent / "images" / "val").glob("*.png")):
+    for path in sorted((synth_data.parent / "images" / "val").glob("*.png")):
         got = int8_predict(str(path), conf=0.25)
         for d in float_predict(str(path), conf=0.7):  # the confident ones
             best = max((g for g in got if g.cls == d.cls), key=lambda g: _iou(g.box, d.box), default=None)
@@ -76,8 +72,8 @@ def test_int8_keeps_the_head_float_and_says_why(int8):
     assert report.int8_metrics["AP50"] > 0.5
 
 
-def test_int8_onnx_is_qdq_with_per_channel_weights(tmp_path, data):
-    out, report = _exported(tmp_path, data, "onnx")
+def test_int8_onnx_is_qdq_with_per_channel_weights(tmp_path, trained_weights, synth_data):
+    out, report = _exported(tmp_path, trained_weights, synth_data, "onnx")
     proto = onnx.load(str(out))
     ops = {n.op_type for n in proto.graph.node}
     assert {"QuantizeLinear", "DequantizeLinear", "Conv"} <= ops
@@ -90,10 +86,10 @@ def test_int8_onnx_is_qdq_with_per_channel_weights(tmp_path, data):
 
 
 @pytest.mark.slow
-def test_guard_exits_1_and_keeps_the_file(tmp_path, data, capsys):
+def test_guard_exits_1_and_keeps_the_file(tmp_path, trained_weights, synth_data, capsys):
     out = tmp_path / "guarded.onnx"
-    code = main(["export", "--cfg", CFG, "--weights", str(TRAINED), "--out", str(out), "--int8", "--data", str(data),
-                 "--calib", "8", "--max-drop", "-1"])
+    code = main(["export", "--cfg", TINY_CFG, "--weights", str(trained_weights), "--out", str(out), "--int8", "--data",
+                 str(synth_data), "--calib", "8", "--max-drop", "-1"])
     text = capsys.readouterr()
     assert code == 1 and out.exists()
     assert "accuracy guard" in text.out and "FAILED" in text.out
@@ -101,10 +97,10 @@ def test_guard_exits_1_and_keeps_the_file(tmp_path, data, capsys):
 
 
 @pytest.mark.slow
-def test_guard_raises_in_python(tmp_path, data):
+def test_guard_raises_in_python(tmp_path, trained_weights, synth_data):
     with pytest.raises(AccuracyGuardError, match="more than --max-drop -1"):
-        api.export(CFG, tmp_path / "g.onnx", weights=TRAINED, int8=True, data=str(data), calib=8, max_drop=-1,
-                   log=lambda *a: None)
+        api.export(TINY_CFG, tmp_path / "g.onnx", weights=trained_weights, int8=True, data=str(synth_data), calib=8,
+                   max_drop=-1, log=lambda *a: None)
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -113,11 +109,11 @@ def test_guard_raises_in_python(tmp_path, data):
     ({"data": "synth", "img_size": (256, 320)}, "square input size"),
     ({"data": "synth", "calib": 0}, "calibration images"),
 ])
-def test_int8_argument_mistakes(tmp_path, kwargs, message):
+def test_int8_argument_mistakes(tmp_path, trained_weights, kwargs, message):
     from yolor_cfg.core.checks import UsageError
 
     with pytest.raises(UsageError, match=message):
-        api.export(CFG, tmp_path / "x.onnx", weights=TRAINED, int8=True, log=lambda *a: None, **kwargs)
+        api.export(TINY_CFG, tmp_path / "x.onnx", weights=trained_weights, int8=True, log=lambda *a: None, **kwargs)
     assert not (tmp_path / "x.onnx").exists()
 
 

@@ -13,19 +13,14 @@ from yolor_cfg.cli import main
 from yolor_cfg.deploy.int8_search import REASON_SEARCH, Attempt, channel_sqnr_db, fewest_passing
 from yolor_cfg.workflows.train.synth import build_synth
 
-from tests.deploy_support import CFG, TRAINED, TRAINED_FP32, hard_to_quantize, small_synth
+from tests.helpers import TINY_CFG, TRAINED_FP32, hard_to_quantize
 
 openvino = pytest.importorskip("openvino")
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    return small_synth(tmp_path_factory.mktemp("searchdata"))
-
-
-@pytest.fixture(scope="module")
-def hard(tmp_path_factory):
-    return hard_to_quantize(tmp_path_factory.mktemp("hard") / "hard.pt")
+def hard(tmp_path_factory, trained_weights):
+    return hard_to_quantize(trained_weights, tmp_path_factory.mktemp("hard") / "hard.pt")
 
 
 def _uint8_grid(x: np.ndarray) -> np.ndarray:
@@ -71,13 +66,13 @@ def test_fewest_passing_gives_up_after_keeping_everything():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["onnx", "openvino"])
-def test_search_keeps_the_hostile_activation_float(tmp_path, data, hard, fmt):
+def test_search_keeps_the_hostile_activation_float(tmp_path, synth_data, hard, fmt):
     """Layer 3's output has one channel at 1e4: the first try loses most of its accuracy, the search
     keeps that activation float (and no more than two activations) and the guard passes."""
     out = tmp_path / ("hard.onnx" if fmt == "onnx" else "hard_openvino")
     lines = []
-    report = api.export(CFG, out, weights=hard, format=fmt, int8=True, data=str(data), calib=32, dynamic=True,
-                        log=lines.append)
+    report = api.export(TINY_CFG, out, weights=hard, format=fmt, int8=True, data=str(synth_data), calib=32,
+                        dynamic=True, log=lines.append)
     text = "\n".join(lines)
     assert "FAILED" in text and "sensitivity ranking" in text  # the first try failed, then the search ran
     assert report.guard.passed and 1 <= len(report.search) <= 2
@@ -89,29 +84,29 @@ def test_search_keeps_the_hostile_activation_float(tmp_path, data, hard, fmt):
 
 
 @pytest.mark.slow
-def test_impossible_budget_exits_1_saying_what_was_tried(tmp_path, data, hard, capsys):
+def test_impossible_budget_exits_1_saying_what_was_tried(tmp_path, synth_data, hard, capsys):
     out = tmp_path / "hard.onnx"
-    code = main(["export", "--cfg", CFG, "--weights", str(hard), "--out", str(out), "--int8", "--data", str(data),
-                 "--calib", "16", "--max-drop", "-50"])
+    code = main(["export", "--cfg", TINY_CFG, "--weights", str(hard), "--out", str(out), "--int8",
+                 "--data", str(synth_data), "--calib", "16", "--max-drop", "-50"])
     text = capsys.readouterr()
     assert code == 1 and out.exists()
     assert "tried: first try" in text.err and "float:" in text.err and "kept for inspection" in text.err
     assert "search: 1 kept float" in text.out
 
 
-def test_search_off_fails_like_before(tmp_path, data, hard):
+def test_search_off_fails_like_before(tmp_path, synth_data, hard):
     from yolor_cfg.deploy.export import AccuracyGuardError
 
     with pytest.raises(AccuracyGuardError, match="no search"):
-        api.export(CFG, tmp_path / "h.onnx", weights=hard, int8=True, data=str(data), calib=16, int8_search="off",
-                   log=lambda *a: None)
+        api.export(TINY_CFG, tmp_path / "h.onnx", weights=hard, int8=True, data=str(synth_data), calib=16,
+                   int8_search="off", log=lambda *a: None)
 
 
-def test_search_mode_needs_int8(tmp_path):
+def test_search_mode_needs_int8(tmp_path, trained_weights):
     from yolor_cfg.core.checks import UsageError
 
     with pytest.raises(UsageError, match="--int8-search and --int8-calibration are for --int8"):
-        api.export(CFG, tmp_path / "x.onnx", weights=TRAINED, int8_search="always", log=lambda *a: None)
+        api.export(TINY_CFG, tmp_path / "x.onnx", weights=trained_weights, int8_search="always", log=lambda *a: None)
 
 
 @pytest.fixture(scope="module")
@@ -132,8 +127,9 @@ def test_demo_model_without_vnni(tmp_path, demo_data, fmt, calibration):
     out = tmp_path / ("tiny.onnx" if fmt == "onnx" else "tiny_openvino")
     env = dict(os.environ, ONEDNN_MAX_CPU_ISA="AVX2")
     args = ["--int8-calibration", calibration] if calibration else []
-    proc = subprocess.run([sys.executable, "-m", "yolor_cfg", "export", "--cfg", CFG, "--weights", str(TRAINED_FP32),
-                           "--out", str(out), "--format", fmt, "--int8", "--data", str(demo_data), "--dynamic", *args],
+    proc = subprocess.run([sys.executable, "-m", "yolor_cfg", "export", "--cfg", TINY_CFG,
+                           "--weights", str(TRAINED_FP32), "--out", str(out), "--format", fmt, "--int8",
+                           "--data", str(demo_data), "--dynamic", *args],
                           env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     text = proc.stdout

@@ -10,13 +10,11 @@ from yolor_cfg.workflows.benchmark import run_benchmark
 from yolor_cfg.core.checks import UsageError
 from yolor_cfg.cli import main
 
-from tests.deploy_support import CFG as DEPLOY_CFG, TRAINED, small_synth
-from tests.helpers import shared_path
-from tests.test_zoo import CFG
+from tests.helpers import TINY_CFG, ZOO, shared_path
 
 
 def test_executor_keeps_few_intermediates():
-    model = yolor_cfg.compile(CFG / "yolor_p6.cfg", img_size=256).eval()
+    model = yolor_cfg.compile(ZOO / "yolor_p6.cfg", img_size=256).eval()
     x = torch.rand(1, 3, 256, 256)
     ours, keep_all = model.live_bytes(x), model.live_bytes(x, keep_all=True)
     assert ours <= 0.6 * keep_all
@@ -40,7 +38,7 @@ def test_optimized_model_matches_fp32():
 
 @pytest.mark.slow
 def test_benchmark_reports_every_backend(capsys):
-    model = yolor_cfg.compile(CFG / "yolor_tiny.cfg", img_size=64)
+    model = yolor_cfg.compile(TINY_CFG, img_size=64)
     report = run_benchmark(model, 64, 1, "cpu", ["eager", "fused", "fused-bf16", "onnxruntime"], warmup=1, repeat=2,
                            log=lambda *a: None)
     names = [r["backend"] for r in report["results"]]
@@ -54,18 +52,17 @@ def test_benchmark_reports_every_backend(capsys):
 
 @pytest.mark.slow
 def test_benchmark_cli_json(capsys):
-    assert main(["benchmark", "--cfg", str(CFG / "yolor_tiny.cfg"), "--img", "64", "--backends", "eager,fused",
+    assert main(["benchmark", "--cfg", TINY_CFG, "--img", "64", "--backends", "eager,fused",
                  "--repeat", "2", "--warmup", "1", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["model_gflops"] > 0 and [r["backend"] for r in report["results"]] == ["eager", "fused"]
 
 
 @pytest.mark.slow
-def test_benchmark_int8_backends_with_accuracy(tmp_path):
+def test_benchmark_int8_backends_with_accuracy(trained_weights, synth_data):
     pytest.importorskip("openvino")
-    data = small_synth(tmp_path / "data")
-    report = api.benchmark(DEPLOY_CFG, TRAINED, img=256, backends=["eager", "onnxruntime-int8", "openvino-int8"],
-                           warmup=0, repeat=1, data=str(data), calib=16, log=lambda *a: None)
+    report = api.benchmark(TINY_CFG, trained_weights, img=256, backends=["eager", "onnxruntime-int8", "openvino-int8"],
+                           warmup=0, repeat=1, data=str(synth_data), calib=16, log=lambda *a: None)
     rows = {r["backend"]: r for r in report["results"]}
     assert set(report["rooflines"]) >= {"float32", "int8 conv1x1", "int8 gemm"}
     assert report["calibration"] == "16 train images"
@@ -92,7 +89,7 @@ def test_benchmark_refuses_cpu_runtimes_on_cuda_and_unknown_names():
 def test_benchmark_json_is_pure_json_with_nncf(capfd):
     """NNCF prints progress bars while quantizing; with --json stdout holds the JSON alone."""
     pytest.importorskip("openvino")
-    assert main(["benchmark", "--cfg", str(CFG / "yolor_tiny.cfg"), "--img", "64", "--backends", "eager,openvino-int8",
+    assert main(["benchmark", "--cfg", TINY_CFG, "--img", "64", "--backends", "eager,openvino-int8",
                  "--repeat", "1", "--warmup", "0", "--json"]) == 0
     out = capfd.readouterr().out
     report = json.loads(out)

@@ -14,7 +14,7 @@ from yolor_cfg.deploy.formats import ExportOptions, export_onnx
 from yolor_cfg.core.images import letterbox
 from yolor_cfg.workflows.train.synth import build_synth
 
-from tests.helpers import shared_path
+from tests.helpers import TINY_CFG, run_cli, shared_path
 
 
 class RedBoxFinder(torch.nn.Module):
@@ -176,11 +176,10 @@ def test_detect_says_what_it_did_not_read(tmp_path):
     assert "cut.jpg" in saved["damaged"] and len(saved["not_read"]) == 2
 
 
-def test_detect_says_when_an_nms_export_cannot_apply_lower_thresholds(tmp_path, capsys):
-    from tests.deploy_support import CFG, TRAINED
-
+def test_detect_says_when_an_nms_export_cannot_apply_lower_thresholds(tmp_path, trained_weights, capsys):
     out = tmp_path / "nms.onnx"
-    assert main(["export", "--cfg", CFG, "--weights", str(TRAINED), "--out", str(out), "--nms", "--conf", "0.3"]) == 0
+    assert main(["export", "--cfg", TINY_CFG, "--weights", str(trained_weights), "--out", str(out), "--nms",
+                 "--conf", "0.3"]) == 0
     (tmp_path / "src").mkdir()
     _red_image(tmp_path / "src" / "a.jpg")
     capsys.readouterr()
@@ -191,3 +190,27 @@ def test_detect_says_when_an_nms_export_cannot_apply_lower_thresholds(tmp_path, 
     assert main(["detect", "--weights", str(out), "--source", str(tmp_path / "src"), "--out", str(tmp_path / "p"),
                  "--conf", "0.5"]) == 0
     assert "note:" not in capsys.readouterr().out
+
+
+def test_detect_lists_unreadable_inputs_and_never_overwrites(tmp_path, capsys):
+    from yolor_cfg.workflows.detect import run_detect
+
+    src = tmp_path / "src"
+    src.mkdir()
+    image = np.full((64, 64, 3), 90, np.uint8)
+    cv2.imwrite(str(src / "a.png"), image)
+    cv2.imwrite(str(src / "a.jpg"), image)
+    (src / "broken.jpg").write_bytes(b"not an image")
+    (src / "clip.mp4").write_text("not a video")
+    model = yolor_cfg.compile(TINY_CFG, img_size=64)
+    results = run_detect(Predictor(model), str(src), tmp_path / "out", progress=False)
+    assert set(results) == {"a.png", "a.jpg"}
+    assert dict(results.unreadable) == {"broken.jpg": "not a readable image (OpenCV cannot decode it)",
+                                        "clip.mp4": "not a readable video (OpenCV cannot open it)"}
+    assert {p.name for p in results.outputs.values()} == {"a_png.jpg", "a_jpg.jpg"}
+    saved = json.loads((tmp_path / "out" / "detections.json").read_text())
+    assert set(saved["unreadable"]) == {"broken.jpg", "clip.mp4"}
+    model.save_weights(tmp_path / "w.pt")
+    code, out = run_cli(capsys, "detect", "--cfg", TINY_CFG, "--weights", tmp_path / "w.pt", "--img", "64",
+                        "--source", src, "--out", tmp_path / "cli")
+    assert code == 0 and "2 inputs could not be read" in out and "broken.jpg: not a readable image" in out

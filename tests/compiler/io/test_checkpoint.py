@@ -6,9 +6,7 @@ import yolor_cfg
 from yolor_cfg.core.errors import WeightsError
 from yolor_cfg.compiler.model import shipped_cfg
 
-from tests.compiler.test_executor import assert_close
-from tests.deploy_support import TRAINED
-from tests.helpers import shared_path
+from tests.helpers import assert_close, shared_path
 
 
 @pytest.fixture(scope="module")
@@ -50,15 +48,21 @@ def test_our_checkpoint_carries_names_into_the_model(tmp_path):
         assert torch.equal(again.state_dict()[key], value), key
 
 
-def test_a_full_disk_is_an_error_not_a_traceback(tmp_path):
+def test_a_full_disk_is_an_error_not_a_traceback(tmp_path, trained_weights):
     """ulimit -f as a stand-in for a full disk: the save fails cleanly and leaves nothing behind."""
     import subprocess
     import sys
 
     script = ("import resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, (100000, 100000)); "
               "from yolor_cfg.cli import main; sys.exit(main(['convert', '--cfg', 'cfg/yolor_tiny.cfg', "
-              f"'--weights', {str(TRAINED)!r}, '--out', {str(tmp_path / 'big.pt')!r}]))")
+              f"'--weights', {str(trained_weights)!r}, '--out', {str(tmp_path / 'big.pt')!r}]))")
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert proc.returncode == 1, proc.stderr
     assert "cannot write" in proc.stderr and "Traceback" not in proc.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_zero_byte_checkpoint_says_empty(tmp_path):
+    (tmp_path / "empty.pt").write_bytes(b"")
+    with pytest.raises(WeightsError, match=r"the file is empty \(0 bytes\)"):
+        yolor_cfg.compile(shipped_cfg("yolor_tiny"), img_size=64).load_weights(tmp_path / "empty.pt")

@@ -11,8 +11,10 @@ from yolor_cfg.compiler.io import save_darknet_weights
 from yolor_cfg.compiler.layers.base import REGISTRY, HeadSpec
 from yolor_cfg.compiler.model import Model
 
-PREFIX = ("[net]\nwidth=32\nheight=32\nchannels=3\n"
-          "[convolutional]\nbatch_normalize=1\nfilters=8\nsize=3\npad=1\nactivation=leaky\n")
+from tests.helpers import header
+
+PREFIX = (header(32, 32)
+          + "[convolutional]\nbatch_normalize=1\nfilters=8\nsize=3\npad=1\nactivation=leaky\n")
 
 
 def example_model(kind: str) -> Model:

@@ -9,7 +9,9 @@ import yolor_cfg
 from yolor_cfg.compiler.layers.conv import ACTIVATION_NAMES
 from yolor_cfg.compiler.modules.activations import ACTIVATIONS, make_activation
 
-NET = "[net]\nwidth=15\nheight=13\nchannels=4\n"
+from tests.helpers import header
+
+NET = header(15, 13, channels=4)
 
 
 def _sigmoid(x):

@@ -1,8 +1,7 @@
 """The [yolo] head (layers/head.py): its option checks at the right positions, strides from shapes."""
 from yolor_cfg.compiler.graph import load_graph
 
-from tests.helpers import shared_path
-from tests.compiler.test_graph import errors_of
+from tests.helpers import errors_of, shared_path
 
 
 def test_yolo_mask_outside_anchors(write_cfg):

@@ -10,14 +10,16 @@ from yolor_cfg.deploy.formats import ExportOptions, export_onnx
 from yolor_cfg.compiler.io import load_darknet_weights, save_darknet_weights
 from yolor_cfg.workflows.train.loss import MultiLabelLoss, image_labels
 
+from tests.helpers import header
+
 FORMS = {"vector": "", "nn": "model=nn\n", "mf": "model=mf\natoms=4\n", "nmf": "model=mf\natoms=4\nnonneg=1\n",
          "masked": "learn=2,3\nperiod=8\n"}
 
 
 def cfg_text(form: str) -> str:
     extra = FORMS[form]
-    return ("[net]\nwidth=32\nheight=32\nchannels=3\ndialect=yolor\n"
-            "[convolutional]\nbatch_normalize=1\nfilters=8\nsize=3\npad=1\nactivation=silu\n"       # 0
+    return (header(32, 32, dialect="yolor")
+            + "[convolutional]\nbatch_normalize=1\nfilters=8\nsize=3\npad=1\nactivation=silu\n"     # 0
             f"[implicit_add]\nfilters=8\n{extra}"                                                    # 1
             f"[implicit_mul]\nfilters=16\n{extra}"                                                   # 2
             f"[implicit_cat]\nfilters=8\n{extra}"                                                    # 3

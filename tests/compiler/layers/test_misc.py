@@ -5,7 +5,9 @@ import torch
 
 import yolor_cfg
 
-NET = "[net]\nwidth=8\nheight=8\nchannels=6\n"
+from tests.helpers import header
+
+NET = header(8, 8, channels=6)
 
 
 def test_pass_through_layers_are_identities_at_inference(write_cfg):

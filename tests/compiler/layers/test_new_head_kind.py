@@ -15,6 +15,7 @@ from yolor_cfg.compiler.modules.head import DetectHead
 from yolor_cfg.compiler.options import Float, Int
 from yolor_cfg.workflows.train.synth import build_synth
 
+from tests.helpers import header
 from .contract import CHECKS, check_weights_round_trip
 
 
@@ -43,11 +44,7 @@ class GridHead(LayerKind):
         return DetectHead(list(spec.anchors), spec.classes, spec.stride, "yolor")
 
 
-CFG = """[net]
-width=64
-height=64
-channels=3
-
+CFG = header() + """
 [convolutional]
 batch_normalize=1
 filters=16

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 import yolor_cfg
 
-NET = "[net]\nwidth={w}\nheight={h}\nchannels=2\n"
+from tests.helpers import header
 
 
 def darknet_pool(x: np.ndarray, size: int, stride: int, padding: int, average: bool) -> np.ndarray:
@@ -33,7 +33,7 @@ def darknet_pool(x: np.ndarray, size: int, stride: int, padding: int, average: b
 ])
 def test_darknet_pooling_matches_darknet(write_cfg, kind, h, w, size, stride, padding):
     pad = "" if padding is None else f"padding={padding}\n"
-    cfg = write_cfg(NET.format(w=w, h=h) + f"[{kind}]\nsize={size}\nstride={stride}\n{pad}")
+    cfg = write_cfg(header(w, h, channels=2) + f"[{kind}]\nsize={size}\nstride={stride}\n{pad}")
     model = yolor_cfg.compile(cfg, dialect="darknet").eval()
     x = torch.randn(1, 2, h, w)
     ref = darknet_pool(x[0].numpy(), size, stride, size - 1 if padding is None else padding, kind != "maxpool")
@@ -52,7 +52,7 @@ def _yolor_reference(x, size, stride):
 
 @pytest.mark.parametrize("size, stride", [(3, 1), (5, 1), (2, 2), (3, 2), (2, 1)])
 def test_yolor_maxpool_is_yolors_module(write_cfg, size, stride):
-    cfg = write_cfg(NET.format(w=12, h=12) + f"[maxpool]\nsize={size}\nstride={stride}\n")
+    cfg = write_cfg(header(12, 12, channels=2) + f"[maxpool]\nsize={size}\nstride={stride}\n")
     model = yolor_cfg.compile(cfg, dialect="yolor").eval()
     x = torch.randn(1, 2, 12, 12)
     with torch.no_grad():
@@ -60,7 +60,7 @@ def test_yolor_maxpool_is_yolors_module(write_cfg, size, stride):
 
 
 def test_global_avgpool_and_upsample(write_cfg):
-    cfg = write_cfg(NET.format(w=8, h=6) + "[upsample]\nstride=2\n[avgpool]\n")
+    cfg = write_cfg(header(8, 6, channels=2) + "[upsample]\nstride=2\n[avgpool]\n")
     model = yolor_cfg.compile(cfg, dialect="darknet").eval()
     x = torch.randn(2, 2, 6, 8)
     with torch.no_grad():

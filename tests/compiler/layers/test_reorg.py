@@ -6,7 +6,7 @@ import torch
 
 import yolor_cfg
 
-NET = "[net]\nwidth={w}\nheight={h}\nchannels={c}\n"
+from tests.helpers import header
 
 
 def darknet_reorg(x: np.ndarray, stride: int) -> np.ndarray:
@@ -27,7 +27,7 @@ def darknet_reorg(x: np.ndarray, stride: int) -> np.ndarray:
 
 @pytest.mark.parametrize("c, h, w, stride", [(4, 6, 8, 2), (8, 4, 4, 2), (9, 6, 9, 3)])
 def test_darknet_reorg_matches_reorg_cpu(write_cfg, c, h, w, stride):
-    model = yolor_cfg.compile(write_cfg(NET.format(w=w, h=h, c=c) + f"[reorg]\nstride={stride}\n"),
+    model = yolor_cfg.compile(write_cfg(header(w, h, c) + f"[reorg]\nstride={stride}\n"),
                               dialect="darknet").eval()
     x = torch.randn(2, c, h, w)
     with torch.no_grad():
@@ -35,7 +35,7 @@ def test_darknet_reorg_matches_reorg_cpu(write_cfg, c, h, w, stride):
 
 
 def test_yolor_reorg_is_yolors_reorg(write_cfg):
-    model = yolor_cfg.compile(write_cfg(NET.format(w=8, h=6, c=3) + "[reorg]\n"), dialect="yolor").eval()
+    model = yolor_cfg.compile(write_cfg(header(8, 6, 3) + "[reorg]\n"), dialect="yolor").eval()
     x = torch.randn(1, 3, 6, 8)
     a = x.numpy()
     ref = np.concatenate([a[..., 0::2, 0::2], a[..., 1::2, 0::2], a[..., 0::2, 1::2], a[..., 1::2, 1::2]], 1)
@@ -44,7 +44,7 @@ def test_yolor_reorg_is_yolors_reorg(write_cfg):
 
 
 def test_dwt_is_one_haar_level_as_yolor_returns_it(write_cfg):
-    model = yolor_cfg.compile(write_cfg(NET.format(w=8, h=6, c=2) + "[dwt]\n"), dialect="yolor").eval()
+    model = yolor_cfg.compile(write_cfg(header(8, 6, 2) + "[dwt]\n"), dialect="yolor").eval()
     x = torch.randn(1, 2, 6, 8, dtype=torch.float64)
     a, b = x[..., 0::2, 0::2], x[..., 0::2, 1::2]  # rows even: columns even / odd
     c, d = x[..., 1::2, 0::2], x[..., 1::2, 1::2]  # rows odd

@@ -7,6 +7,8 @@ import torch
 
 import yolor_cfg
 
+from tests.helpers import header
+
 
 def darknet_shortcut(x, others, weights, normalization, layer_step):
     """shortcut_multilayer_cpu, element by element, for one image (flattened C*H*W buffers)."""
@@ -36,11 +38,7 @@ def darknet_shortcut(x, others, weights, normalization, layer_step):
 @pytest.mark.parametrize("wtype, norm", [("per_feature", "none"), ("per_feature", "relu"),
                                          ("per_channel", "softmax"), ("per_channel", "relu")])
 def test_weighted_shortcut_matches_darknet_loop(write_cfg, wtype, norm):
-    cfg = write_cfg(f"""[net]
-width=8
-height=8
-channels=3
-[convolutional]
+    cfg = write_cfg(header(8, 8) + f"""[convolutional]
 filters=4
 size=1
 activation=linear
@@ -68,7 +66,7 @@ activation=linear
 
 
 def test_yolor_weighted_shortcut_uses_sigmoid_weights(write_cfg):
-    cfg = write_cfg("[net]\nwidth=8\nheight=8\nchannels=3\n[convolutional]\nfilters=4\nsize=1\nactivation=linear\n"
+    cfg = write_cfg(header(8, 8) + "[convolutional]\nfilters=4\nsize=1\nactivation=linear\n"
                     "[convolutional]\nfilters=4\nsize=1\nactivation=linear\n[shortcut]\nfrom=-2\nweights_type=per_feature\n")
     model = yolor_cfg.compile(cfg, dialect="yolor").eval()
     model.module_list[2].w.data = torch.tensor([0.3, -0.7])

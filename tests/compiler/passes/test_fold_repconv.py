@@ -3,14 +3,14 @@ import torch
 
 from yolor_cfg.compiler.passes import fold_repconv
 
-from tests.helpers import HEADER
+from tests.helpers import HEADER, header
 from tests.compiler.passes.support import assert_same_outputs, randomized, run_pass
 
 
 def test_repconv_branches_become_one_convolution(write_cfg):
     body = ("[convolutional]\nbatch_normalize=1\nfilters=8\nsize=3\npad=1\nactivation=silu\n"
             "[repconv]\nfilters=8\n[repconv]\nfilters=6\nstride=2\nactivation=leaky\n")
-    model = randomized(write_cfg(HEADER + "dialect=yolor\nbn_eps=0.001\n" + body))
+    model = randomized(write_cfg(header(dialect="yolor", bn_eps=0.001) + body))
     fused, result = run_pass(model, fold_repconv)
     assert [n.kind for n in fused.graph.nodes] == ["convolutional"] * 3
     assert len(result.rewrites) == 2 and fused.num_params() < model.num_params()

@@ -11,7 +11,7 @@ from onnx import numpy_helper
 from yolor_cfg.cli import main
 from yolor_cfg.deploy.formats import ExportOptions, export_onnx, verify_onnx
 from yolor_cfg.deploy.nms import reference_nms
-from yolor_cfg.deploy.formats.onnx import ExportError
+from yolor_cfg.deploy.formats import ExportError
 
 from tests.helpers import shared_path
 from tests.compiler.passes.support import randomized

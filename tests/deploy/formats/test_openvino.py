@@ -10,13 +10,13 @@ from yolor_cfg.deploy.formats import ExportOptions
 from yolor_cfg.deploy.formats.openvino import export_openvino, ir_name
 from yolor_cfg.deploy.runtimes import OpenVinoRuntime, open_artifact
 
-from tests.deploy_support import CFG, TRAINED
+from tests.helpers import TINY_CFG
 
 pytest.importorskip("openvino")
 
 
-def test_openvino_export_matches_pytorch(tmp_path):
-    model = api.load(TRAINED)
+def test_openvino_export_matches_pytorch(tmp_path, trained_weights):
+    model = api.load(trained_weights)
     out = tmp_path / "tiny_openvino"
     report = export_openvino(model, out, ExportOptions(dynamic=True))
     assert sorted(p.name for p in out.iterdir()) == ["tiny.bin", "tiny.xml"]
@@ -35,14 +35,14 @@ def test_openvino_export_matches_pytorch(tmp_path):
 
 def test_openvino_export_refuses_nms_and_leaves_nothing(tmp_path):
     with pytest.raises(UsageError, match="--nms is for ONNX"):
-        api.export(CFG, tmp_path / "x_openvino", format="openvino", nms=True)
+        api.export(TINY_CFG, tmp_path / "x_openvino", format="openvino", nms=True)
     assert not (tmp_path / "x_openvino").exists()
 
 
 def test_openvino_export_replaces_an_earlier_export(tmp_path):
     out = tmp_path / "m_openvino"
     for _ in range(2):
-        api.export(CFG, out, format="openvino", img_size=64)
+        api.export(TINY_CFG, out, format="openvino", img_size=64)
     assert sorted(p.name for p in out.iterdir()) == ["m.bin", "m.xml"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left
     assert ir_name("yolor_p6_openvino") == "yolor_p6" and ir_name("plain") == "plain"
@@ -51,5 +51,5 @@ def test_openvino_export_replaces_an_earlier_export(tmp_path):
 def test_openvino_export_into_a_folder_of_other_files_is_refused(tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(UsageError, match="holds files other than an IR"):
-        api.export(CFG, tmp_path, format="openvino", img_size=64)
+        api.export(TINY_CFG, tmp_path, format="openvino", img_size=64)
     assert (tmp_path / "notes.txt").read_text() == "mine"

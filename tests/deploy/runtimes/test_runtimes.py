@@ -11,20 +11,20 @@ from yolor_cfg.core.checks import UsageError
 from yolor_cfg.cli import main
 from yolor_cfg.deploy.runtimes import OnnxRuntime, OpenVinoRuntime, TorchRuntime, open_artifact
 
-from tests.deploy_support import CFG, TRAINED, small_synth
+from tests.helpers import TINY_CFG
 
 
 @pytest.fixture(scope="module")
-def artifacts(tmp_path_factory):
+def artifacts(tmp_path_factory, trained_weights, synth_data):
     """Our .pt, a fixed-batch ONNX file and an OpenVINO folder of the trained tiny model, plus data."""
     root = tmp_path_factory.mktemp("artifacts")
-    found = {"pytorch": TRAINED}
-    api.export(CFG, root / "tiny.onnx", weights=TRAINED)
+    found = {"pytorch": trained_weights}
+    api.export(TINY_CFG, root / "tiny.onnx", weights=trained_weights)
     found["onnxruntime"] = root / "tiny.onnx"
     if _has_openvino():
-        api.export(CFG, root / "tiny_openvino", weights=TRAINED, format="openvino", dynamic=True)
+        api.export(TINY_CFG, root / "tiny_openvino", weights=trained_weights, format="openvino", dynamic=True)
         found["openvino"] = root / "tiny_openvino"
-    return found, small_synth(root / "data")
+    return found, synth_data
 
 
 def _has_openvino() -> bool:
@@ -61,7 +61,9 @@ def test_fixed_batch_artifact_runs_any_batch_in_chunks(artifacts):
 
 
 @pytest.mark.parametrize("path, message", [
-    ("model.tflite", "not a model artifact this tool runs"),
+    ("model.mlmodel", "not a model artifact this tool runs"),
+    ("model.tflite", "not a readable LiteRT model"),
+    ("model.ncnn.param", "ncnn could not load this model|weights file model.ncnn.bin is missing"),
     ("w.weights", "need the network's cfg"),
     ("nothing_here.onnx", "no such file or folder"),
 ])
@@ -105,9 +107,10 @@ def test_missing_openvino_is_a_message_with_the_install_command(monkeypatch, tmp
     import sys
 
     monkeypatch.setitem(sys.modules, "openvino", None)  # import openvino now raises ImportError
-    code = main(["export", "--cfg", CFG, "--out", str(tmp_path / "m_openvino"), "--format", "openvino", "--img", "64"])
+    code = main(["export", "--cfg", TINY_CFG, "--out", str(tmp_path / "m_openvino"), "--format", "openvino",
+                 "--img", "64"])
     err = capsys.readouterr().err
     assert code == 1 and "pip install 'yolor-cfg[openvino]'" in err and "Traceback" not in err
     assert not (tmp_path / "m_openvino").exists()
     with pytest.raises(UsageError, match=r"yolor-cfg\[openvino\]"):
-        api.benchmark(CFG, img=64, backends=["openvino"], repeat=1, warmup=0, log=lambda *a: None)
+        api.benchmark(TINY_CFG, img=64, backends=["openvino"], repeat=1, warmup=0, log=lambda *a: None)

@@ -143,3 +143,22 @@ def test_a_truncated_jpeg_is_skipped_with_its_reason(tmp_path):
     index = build_index(DataConfig.load(root / "data.yaml"), "train", cache=False)
     reasons = {p.file.split("/")[-1]: p.reason for p in index.skipped}
     assert reasons == {"train_00000.jpg": "truncated JPEG (no end-of-image marker: the rest would decode as grey)"}
+
+
+def test_data_yaml_names_mapping_and_bad_nc(tmp_path):
+    (tmp_path / "d.yaml").write_text("train: images\nval: images\nnc: 2\nnames: {0: circle, 1: square}\n")
+    assert DataConfig.load(tmp_path / "d.yaml").names == ["circle", "square"]
+    (tmp_path / "d.yaml").write_text("train: images\nval: images\nnc: three\nnames: [a, b, c]\n")
+    with pytest.raises(DataError, match="nc must be a whole number of classes"):
+        DataConfig.load(tmp_path / "d.yaml")
+    (tmp_path / "d.yaml").write_text("train: images\nval: images\nnc: 2\nnames: {1: a, 2: b}\n")
+    with pytest.raises(DataError, match="keys 0 to 1"):
+        DataConfig.load(tmp_path / "d.yaml")
+
+
+def test_images_without_labels_are_listed_as_backgrounds(tmp_path):
+    data = build_synth(tmp_path, n_train=1, n_val=4, img=64, seed=0)
+    labels = sorted((tmp_path / "labels" / "val").glob("*.txt"))
+    labels[0].unlink()
+    summary = build_index(DataConfig.load(data), "val").summary()
+    assert "1 without a label file, used as backgrounds" in summary and labels[0].stem in summary

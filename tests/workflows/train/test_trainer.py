@@ -15,6 +15,8 @@ from yolor_cfg.compiler.io.checkpoint import read_torch_file
 from yolor_cfg.workflows.train.synth import build_synth
 from yolor_cfg.workflows.train.trainer import TrainingError, TrainOptions, Trainer
 
+from tests.helpers import run_cli
+
 FAST = {"warmup_epochs": 0.5, "mosaic": 0.5}
 
 
@@ -100,6 +102,13 @@ def test_resume_a_copied_checkpoint_claims_a_new_folder(killed_run, tmp_path, ca
     assert _snapshot(killed_run) == before and "not inside a run's weights/ folder" in capsys.readouterr().out
 
 
+def test_resume_refuses_options_that_differ(killed_run, capsys):
+    before = _snapshot(killed_run)
+    code, out = run_cli(capsys, "train", "--resume", killed_run / "weights" / "last.pt", "--epochs", "4", "--batch", "2")
+    assert code == 1 and "these differ: epochs 4 (run: 2), batch 2 (run: 8)" in out and "--weights" in out
+    assert _snapshot(killed_run) == before
+
+
 def api_train_resume(path):
     from yolor_cfg import api
 
@@ -160,29 +169,27 @@ def test_torchrun_two_processes_on_cpu(data, tmp_path):
     yolor_cfg.load(tmp_path / "ddp" / "weights" / "last.pt")
 
 
-def test_fine_tuning_to_another_class_count(data, tmp_path, capsys):
+def test_fine_tuning_to_another_class_count(data, tmp_path, trained_weights, capsys):
     """YOLOR issues #141 and #253: a 3-class checkpoint trained on for 4 classes loads every tensor that
     fits and starts the prediction convolutions (and their implicit layers) fresh, saying which."""
-    from tests.deploy_support import TRAINED
-
     cfg4 = tmp_path / "tiny4.cfg"
     assert main(["set-classes", str(shipped_cfg("yolor_tiny")), "4", "--out", str(cfg4)]) == 0
     data4 = tmp_path / "data4.yaml"
     data4.write_text(data.read_text().replace("nc: 3", "nc: 4").replace("- triangle", "- triangle\n- star"))
     capsys.readouterr()
-    result = yolor_cfg.api.train(str(cfg4), str(data4), epochs=1, batch=8, img=64, workers=0, weights=str(TRAINED),
+    result = yolor_cfg.api.train(str(cfg4), str(data4), epochs=1, batch=8, img=64, workers=0, weights=str(trained_weights),
                                  project=str(tmp_path / "runs"), progress=False, max_steps=1)
     text = capsys.readouterr().out
     assert "fine-tuning" in text and "to classes=4" in text and "class-dependent ones start fresh" in text
     fresh = [line for line in text.splitlines() if "in the weights" in line]
     assert fresh and all("(24, " in line and "(27, " in line for line in fresh if "Conv2d.weight" in line)
     model = yolor_cfg.compile(cfg4, img_size=64)
-    assert model.load_weights(TRAINED, fit_classes=True)  # the Python API twin
-    reference = yolor_cfg.load(TRAINED)
+    assert model.load_weights(trained_weights, fit_classes=True)  # the Python API twin
+    reference = yolor_cfg.load(trained_weights)
     assert torch.equal(model.state_dict()["module_list.1.Conv2d.weight"],
                        reference.state_dict()["module_list.1.Conv2d.weight"])
     with pytest.raises(yolor_cfg.core.errors.WeightsError, match="expected shape"):
-        yolor_cfg.compile(cfg4, img_size=64).load_weights(TRAINED)  # without fit_classes: exact, as before
+        yolor_cfg.compile(cfg4, img_size=64).load_weights(trained_weights)  # without fit_classes: exact, as before
     assert result.save_dir.exists()
 
 
