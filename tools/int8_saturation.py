@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime as ort
+from yolor_cfg.deploy.runtimes.onnx import open_onnx_session
 import torch
 import torch.nn.functional as F
 from onnx import numpy_helper
@@ -103,9 +103,7 @@ def main() -> None:
     convs = quantized_convs(proto)
     wanted = sorted({value for _, value, _, _ in convs})
     proto.graph.output.extend(onnx.helper.make_tensor_value_info(v, onnx.TensorProto.UINT8, None) for v in wanted)
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    session = ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    session = open_onnx_session(proto, optimize=False)
     totals = {node.name: [0, 0, []] for node, *_ in convs}
     for x in inputs[:args.images]:
         values = dict(zip(wanted, session.run(wanted, {session.get_inputs()[0].name: x})))

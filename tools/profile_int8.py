@@ -15,7 +15,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
+from yolor_cfg.deploy.runtimes.onnx import open_onnx_session
 import torch
 
 from yolor_cfg import api
@@ -25,14 +25,10 @@ from yolor_cfg.deploy.int8 import quantize_onnx
 
 def profile(path: Path, x: np.ndarray, repeat: int) -> dict[str, float]:
     """Milliseconds per run spent in each operator type."""
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = torch.get_num_threads()
-    options.enable_profiling = True
-    options.profile_file_prefix = str(path.with_suffix(""))
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    session = open_onnx_session(path, torch.get_num_threads(), profile_prefix=str(path.with_suffix("")))
     session.run(None, {"images": x})
     trace = session.end_profiling()
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    session = open_onnx_session(path, torch.get_num_threads(), profile_prefix=str(path.with_suffix("")))
     for _ in range(repeat):
         session.run(None, {"images": x})
     trace = session.end_profiling()

@@ -164,8 +164,8 @@ def val(cfg=None, weights=None, data: str = "synth", img: int | None = None, bat
 def export(cfg, out: str | Path, weights=None, dialect: str | None = None, format: str = "onnx", int8: bool = False,
            data: str | None = None, calib: int = 300, max_drop: float = 1.0, int8_search: str = "auto",
            int8_calibration: str | None = None, log=print, **options):
-    """``yolor-cfg export``: fused ONNX or an OpenVINO IR folder (``format``), self-checked against
-    PyTorch; ``options`` are ExportOptions fields (img_size, batch, dynamic, dynamic_hw, opset, fuse,
+    """``yolor-cfg export``: the model in a registered format (``format``: onnx, openvino, ... see
+    ``deploy.formats.FORMATS``), self-checked against PyTorch; ``options`` are ExportOptions fields (img_size, batch, dynamic, dynamic_hw, opset, fuse,
     half, raw, nms, conf, iou, max_det, tolerance, names). Returns the ExportReport.
 
     ``int8``: post-training quantization calibrated on ``calib`` images of ``data``'s train split, then
@@ -174,12 +174,10 @@ def export(cfg, out: str | Path, weights=None, dialect: str | None = None, forma
     "auto", "always" to rank even when the first try passes, "off"); AccuracyGuardError when nothing
     meets the budget. ``int8_calibration``: onnxruntime's calibration method (minmax, percentile,
     entropy; None: this CPU's default). Returns the QuantizeReport."""
-    from .deploy.export import FORMATS, export_int8
-    from .deploy.formats import ExportOptions, export_onnx
-    from .deploy.formats.openvino import export_openvino
+    from .deploy.export import export_float, export_int8
+    from .deploy.formats import ExportOptions, get_format
 
-    if format not in FORMATS:
-        raise checks.UsageError(f"unknown export format {format!r}; choose from {', '.join(FORMATS)}")
+    get_format(format)
     size = options.get("img_size")
     for given in (cfg, weights):
         if isinstance(given, (str, Path)):
@@ -194,7 +192,7 @@ def export(cfg, out: str | Path, weights=None, dialect: str | None = None, forma
             raise checks.UsageError("--data is for --int8 (calibration and the accuracy guard)")
         if int8_search != "auto" or int8_calibration is not None:
             raise checks.UsageError("--int8-search and --int8-calibration are for --int8")
-        return (export_onnx if format == "onnx" else export_openvino)(model, out, opts)
+        return export_float(model, out, format, opts)
     if data is None:
         raise checks.UsageError("--int8 needs --data: calibration images come from its train split and the "
                                 "accuracy guard runs on its val split")
@@ -239,7 +237,7 @@ def benchmark(cfg=None, weights=None, img: int | None = None, batch: int = 1, de
     ``data``, each backend's mAP@0.5 and mAP@0.5:0.95 on its val split, INT8 backends calibrated on
     ``calib`` images of its train split); returns the report dict. ``img`` defaults to 640. ``weights``
     may be an exported artifact (ONNX, OpenVINO): then that artifact alone is measured, at its size."""
-    from .workflows.benchmark import DEFAULT_BACKENDS, run_benchmark
+    from .workflows.benchmark import run_benchmark
     from .deploy.runtimes import Runtime
 
     model = _artifact_or_model(cfg, weights, img, device)
@@ -253,6 +251,6 @@ def benchmark(cfg=None, weights=None, img: int | None = None, batch: int = 1, de
         data_config = DataConfig.load(data)
         loader, names, _ = _val_data(data_config, img)
         calibration = build_index(data_config, "train").images
-    chosen = list(backends) if backends else list(DEFAULT_BACKENDS)
+    chosen = list(backends) if backends else None
     return run_benchmark(model, img, batch, checks.torch_device(device), chosen, warmup, repeat, loader, names,
                          calibration, calib, log=log)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from ..core.choices import BENCHMARK_ALIASES, BENCHMARK_BACKENDS, BENCHMARK_DEFAULT_BACKENDS
+from ..core.choices import BENCHMARK_ALIASES, BENCHMARK_TORCH_BACKENDS
 from .common import batch_size, count, data_spec, device, existing_file, existing_path, square_img
 
 
@@ -15,8 +15,9 @@ def add_parser(sub):
     p.add_argument("--img", type=square_img, help="default 640 (an exported model: its own size)")
     p.add_argument("--batch", type=batch_size(), default=1)
     p.add_argument("--device", default="cpu", type=device())
-    p.add_argument("--backends", default=",".join(BENCHMARK_DEFAULT_BACKENDS), type=backend_list,
-                   help=f"comma-separated, of {', '.join(BENCHMARK_BACKENDS)} (fused-bf16 / fused-fp16 = fused-lowp)")
+    p.add_argument("--backends", type=backend_list,
+                   help=f"comma-separated, of {', '.join(backend_names())} (fused-bf16 / fused-fp16 = fused-lowp; "
+                        "default: all but compile, those of formats not installed left out)")
     p.add_argument("--warmup", type=count(0, 10_000), default=2)
     p.add_argument("--repeat", type=count(1, 100_000), default=10)
     p.add_argument("--data", type=data_spec,
@@ -25,15 +26,23 @@ def add_parser(sub):
     p.add_argument("--json", action="store_true")
 
 
+def backend_names() -> tuple[str, ...]:
+    """PyTorch's rows and the export formats' (without importing torch)."""
+    from ..deploy.formats import benchmark_rows
+
+    return BENCHMARK_TORCH_BACKENDS + tuple(benchmark_rows())
+
+
 def backend_list(text: str) -> list[str]:
     """argparse type: comma-separated backend names, each known."""
     import argparse
 
+    known = backend_names() + tuple(BENCHMARK_ALIASES)
     names = [b.strip() for b in text.split(",") if b.strip()]
-    unknown = [b for b in names if b not in BENCHMARK_BACKENDS and b not in BENCHMARK_ALIASES]
+    unknown = [b for b in names if b not in known]
     if not names or unknown:
         raise argparse.ArgumentTypeError(f"unknown backend {', '.join(unknown) or '(none given)'}; choose from "
-                                         f"{', '.join(BENCHMARK_BACKENDS + tuple(BENCHMARK_ALIASES))}")
+                                         f"{', '.join(known)}")
     return names
 
 

@@ -1,19 +1,23 @@
-"""``yolor-cfg export``: cfg + weights -> deployment-clean ONNX or OpenVINO IR, float or INT8,
-checked against PyTorch (and, for INT8, guarded by val on the data's val split)."""
+"""``yolor-cfg export``: cfg + weights -> a deployment artifact in any registered format
+(``deploy/formats/``), float or INT8, checked against PyTorch (and, for INT8, guarded by val on the
+data's val split)."""
 from __future__ import annotations
 
-from ..core.choices import (EXPORT_FORMATS, INT8_CALIBRATION_IMAGES, INT8_CALIBRATION_METHODS, INT8_MAX_DROP, INT8_SEARCH_MODES)
+from ..core.choices import (INT8_CALIBRATION_IMAGES, INT8_CALIBRATION_METHODS, INT8_MAX_DROP, INT8_SEARCH_MODES)
 from .common import (DIALECT_CHOICES, batch_size, count, data_spec, existing_file, finite_number, img_size, opset, probability, tolerance)
 
 
 def add_parser(sub):
-    p = sub.add_parser("export", help="export to ONNX or OpenVINO, float or INT8 (self-checked)")
+    from ..deploy.formats import FORMATS
+
+    p = sub.add_parser("export", help=f"export to {', '.join(FORMATS)}, float or INT8 (self-checked)")
     p.add_argument("--cfg", required=True, type=existing_file("cfg"))
     p.add_argument("--weights", type=existing_file("weights"),
                    help=".pt or .weights (random weights when omitted: for trying things out)")
     p.add_argument("--out", required=True,
-                   help="an .onnx file, or for --format openvino a folder (NAME_openvino/ holds NAME.xml + NAME.bin)")
-    p.add_argument("--format", choices=EXPORT_FORMATS, default="onnx")
+                   help="the artifact: a file or folder named as --format says")
+    p.add_argument("--format", choices=list(FORMATS), default="onnx",
+                   help="; ".join(f"{name}: {form.summary}" for name, form in FORMATS.items()))
     p.add_argument("--img", type=img_size, help="input size: 640, or HEIGHTxWIDTH (default: the cfg's)")
     p.add_argument("--batch", type=batch_size(), default=1)
     p.add_argument("--dynamic", nargs="?", const="batch", choices=("batch", "hw"),

@@ -142,6 +142,11 @@ class CompiledModel(nn.Module):
         return [m for m, h, t in zip(self.module_list, self._is_head, self._train_only) if h and not t]
 
     @property
+    def inference_head_inputs(self) -> list[int]:
+        """The layers whose outputs the inference heads read, in head order."""
+        return [self._inputs[i][0] for i, (h, t) in enumerate(zip(self._is_head, self._train_only)) if h and not t]
+
+    @property
     def has_multilabel(self) -> bool:
         return any(self._is_aux)
 
@@ -159,3 +164,19 @@ class CompiledModel(nn.Module):
 
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+
+def head_decoder(graph: Graph):
+    """The inference heads of ``graph`` as a function: the maps they read (NCHW arrays or tensors, in head
+    order) -> decoded detections, batch x N x (5 + classes), exactly as the model returns them in eval
+    mode. For artifacts that run the network without its heads (an all-integer LiteRT model), whose
+    runtime then decodes in float."""
+    ctx = graph.context()
+    heads = [node.spec.build(node, ctx).eval() for node in graph.nodes
+             if node.spec.is_head and node.spec.inference_output(node)]
+
+    def decode(maps) -> torch.Tensor:
+        with torch.no_grad():
+            return torch.cat([head(torch.as_tensor(m, dtype=torch.float32))[0] for head, m in zip(heads, maps)], 1)
+
+    return decode

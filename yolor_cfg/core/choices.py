@@ -3,13 +3,11 @@ that ``yolor-cfg --help`` and argument errors answer without loading torch or on
 implement them import these names from here (one place each)."""
 from __future__ import annotations
 
-EXPORT_FORMATS = ("onnx", "openvino")
 INT8_CALIBRATION_IMAGES = 300
 INT8_MAX_DROP = 1.0  # mAP@0.5 points
 INT8_SEARCH_MODES = ("auto", "always", "off")  # auto: search when the first try misses the budget
 INT8_CALIBRATION_METHODS = ("minmax", "percentile", "entropy")
-BENCHMARK_BACKENDS = ("eager", "fused", "fused-lowp", "compile", "onnxruntime", "onnxruntime-int8", "openvino",
-                      "openvino-int8")
+# the benchmark's PyTorch rows; the export formats add theirs (deploy.formats.benchmark_rows)
+BENCHMARK_TORCH_BACKENDS = ("eager", "fused", "fused-lowp", "compile")
+BENCHMARK_TORCH_DEFAULTS = ("eager", "fused", "fused-lowp")
 BENCHMARK_ALIASES = {"fused-bf16": "fused-lowp", "fused-fp16": "fused-lowp"}
-BENCHMARK_DEFAULT_BACKENDS = ("eager", "fused", "fused-lowp", "onnxruntime", "onnxruntime-int8", "openvino",
-                              "openvino-int8")

@@ -1,8 +1,8 @@
-"""INT8 deployment: calibrate on the data's train split, quantize (onnxruntime or OpenVINO), then
-the accuracy guard: the float and the INT8 model evaluated on the val split, side by side."""
+"""Export through the format registry (``formats/``): the float export, and INT8: calibrate on the
+data's train split, quantize with the format's toolkit, then the accuracy guard: the float and the INT8
+model evaluated on the val split, side by side."""
 from __future__ import annotations
 
-import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,17 +12,14 @@ import numpy as np
 import torch
 
 from ..core import checks, cpu
-from ..core.choices import EXPORT_FORMATS, INT8_CALIBRATION_IMAGES, INT8_MAX_DROP, INT8_SEARCH_MODES
+from ..core.choices import INT8_CALIBRATION_IMAGES, INT8_MAX_DROP, INT8_SEARCH_MODES
 from ..core.errors import YolorCfgError
-from .formats import ExportOptions, export_onnx
-from .int8 import (OnnxQuantOptions, QuantizeReport, calibration_batches, prepare_for_quantization, quantize_onnx, quantize_openvino)
-from .int8_search import (REASON_SEARCH, Attempt, Sensitivity, fewest_passing, onnx_ranking, openvino_ranking, total_macs)
-from .formats.openvino import check_output_folder, export_openvino, ir_path
-from ..core.files import atomic_dir, atomic_path
+from .formats import FORMATS, ExportFormat, ExportOptions, ExportReport, get_format
+from .int8 import OnnxQuantOptions, QuantizeReport, calibration_batches
+from .int8_search import REASON_SEARCH, Attempt, Sensitivity, fewest_passing
 from .timing import time_runs
 from .runtimes import open_artifact
 
-FORMATS = EXPORT_FORMATS
 DEFAULT_CALIBRATION = INT8_CALIBRATION_IMAGES
 DEFAULT_MAX_DROP = INT8_MAX_DROP
 SEARCH_MODES = INT8_SEARCH_MODES
@@ -55,34 +52,12 @@ class GuardResult:
                 f"mAP@0.5 drop {self.drop:+.2f} pt (allowed {self.max_drop:g}): {'ok' if self.passed else 'FAILED'}")
 
 
-def export_float(model, out: str | Path, fmt: str, opts: ExportOptions):
-    """The float export in ``fmt``; returns (its report, the file a runtime opens)."""
-    if fmt == "onnx":
-        return export_onnx(model, out, opts), Path(out)
-    return export_openvino(model, out, opts), ir_path(out)
-
-
-def quantize_into(float_artifact: Path, out: Path, fmt: str, inputs: list[np.ndarray],
-                  keep_float: dict[str, str] | None = None, options: OnnxQuantOptions = OnnxQuantOptions(),
-                  calibration_cache: Path | None = None) -> QuantizeReport:
-    """Quantize an exported float model into ``out`` (an .onnx file, or an IR folder that does not exist);
-    ``options`` and ``calibration_cache`` are onnxruntime's."""
-    if fmt == "onnx":
-        return quantize_onnx(float_artifact, out, inputs, options, keep_float=keep_float,
-                             calibration_cache=calibration_cache)
-    out.mkdir()
-    return quantize_openvino(float_artifact, ir_path(out), inputs, keep_float=keep_float)
-
-
-def publish(artifact: Path, out: str | Path, fmt: str) -> None:
-    """Copy a finished artifact onto ``out``, whole or not at all."""
-    if fmt == "onnx":
-        with atomic_path(out) as tmp:
-            shutil.copyfile(artifact, tmp)
-        return
-    with atomic_dir(out) as folder:
-        for part in (ir_path(artifact), ir_path(artifact).with_suffix(".bin")):
-            shutil.copyfile(part, folder / (ir_path(out).stem + part.suffix))
+def export_float(model, out: str | Path, fmt: str, opts: ExportOptions) -> ExportReport:
+    """``model`` written to ``out`` in the registered format ``fmt``, checked against PyTorch first."""
+    form = get_format(fmt)
+    form.check_options(opts)
+    form.require()
+    return form.export(model, out, opts)
 
 
 def latency_ms(runtime, x: np.ndarray, repeat: int = 10) -> float:
@@ -94,7 +69,8 @@ def latency_ms(runtime, x: np.ndarray, repeat: int = 10) -> float:
 class _Int8Run:
     """One INT8 export between its steps: the float artifact, the calibration inputs, the float
     model's val result, and every quantization tried (k kept float -> its report, val, guard)."""
-    fmt: str
+    form: ExportFormat
+    model: object
     float_artifact: Path
     scratch: Path
     inputs: list[np.ndarray]
@@ -106,9 +82,9 @@ class _Int8Run:
 
     def attempt(self, k: int, ranking: list[Sensitivity]) -> Attempt:
         keep = {node: REASON_SEARCH for item in ranking[:k] for node in item.nodes}
-        path = self.scratch / (f"try{k}.onnx" if self.fmt == "onnx" else f"try{k}_openvino")
-        report = quantize_into(self.float_artifact, path, self.fmt, self.inputs, keep, self.options,
-                               self.scratch / "calibration")
+        path = self.scratch / self.form.scratch_name(f"try{k}")
+        report = self.form.quantize(self.float_artifact, path, self.inputs, keep, self.options,
+                                    self.scratch / "calibration", self.model)
         result = self.val(path)
         guard = GuardResult(self.float_val.map50, self.float_val.map, result.map50, result.map, self.max_drop)
         self.tries[k] = (report, result, guard)
@@ -117,12 +93,8 @@ class _Int8Run:
     def rank(self, first: Path, log) -> tuple[list[Sensitivity], int]:
         """The first try's quantized activations, worst first (the five worst printed), and the float
         model's convolution multiply-adds they are described against."""
-        if self.fmt == "onnx":
-            prepared = prepare_for_quantization(self.float_artifact, self.scratch / "pre.onnx")
-            ranking = onnx_ranking(prepared, first, self.inputs)
-        else:
-            ranking = openvino_ranking(ir_path(first), self.inputs)
-        total = total_macs(self.float_artifact)
+        ranking = self.form.sensitivity(self.float_artifact, first, self.inputs, self.scratch)
+        total = self.form.conv_macs(self.float_artifact)
         log(f"sensitivity ranking ({len(ranking)} quantized activations, worst first):")
         for item in ranking[:5]:
             log(f"  {item.describe(total)}")
@@ -151,28 +123,29 @@ class _Int8Run:
         report.kernels = runtimes["int8"].kernels()
 
 
-def _check_int8(model, out, fmt: str, opts: ExportOptions, calib: int, max_drop: float, search: str,
+def _check_int8(model, out, form: ExportFormat, opts: ExportOptions, calib: int, max_drop: float, search: str,
                 calibration: str | None) -> tuple[int, int]:
     """UsageError for any argument INT8 export cannot take; the input size (height, width)."""
-    if fmt not in FORMATS:
-        raise checks.UsageError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
+    if not form.int8:
+        int8_formats = ", ".join(name for name, f in FORMATS.items() if f.int8)
+        raise checks.UsageError(f"--format {form.name} has no INT8 export here; --int8 works with {int8_formats}")
+    form.check_options(opts)
     checks.int_in(calib, "calibration images (--calib)", 1, 100_000)
     if not isinstance(max_drop, (int, float)) or not np.isfinite(max_drop):
         raise checks.UsageError(f"--max-drop {max_drop!r}: a number of mAP@0.5 points")
     if search not in SEARCH_MODES:
         raise checks.UsageError(f"--int8-search {search!r}: choose from {', '.join(SEARCH_MODES)}")
-    if calibration is not None and fmt != "onnx":
-        raise checks.UsageError("--int8-calibration is for onnxruntime: NNCF chooses its own ranges for OpenVINO")
+    if calibration is not None and form.name != "onnx":
+        raise checks.UsageError(f"--int8-calibration is for onnxruntime's quantizer; --format {form.name} chooses "
+                                "its own ranges")
     if opts.raw or opts.nms or opts.half:
         raise checks.UsageError("--int8 quantizes the float model with decoded outputs: leave out --raw, --nms and --half")
     size = opts.img_size or (model.graph.net.height, model.graph.net.width)
     if size[0] != size[1]:
         raise checks.UsageError(f"--int8 needs a square input size (the guard letterboxes the val split to one); got "
                                 f"{size[0]}x{size[1]}")
-    if fmt == "onnx":
-        checks.output_file(out, "INT8 output", (".onnx",))
-    else:
-        check_output_folder(out)
+    form.check_output(out)
+    form.require()
     return size
 
 
@@ -187,7 +160,8 @@ def export_int8(model, out: str | Path, fmt: str, opts: ExportOptions, calibrati
     ``calibration`` is onnxruntime's method (None: this CPU's default, see OnnxQuantOptions). Raises
     AccuracyGuardError when nothing meets the budget; the INT8 file with the smallest drop is written
     and kept either way."""
-    size = _check_int8(model, out, fmt, opts, calib, max_drop, search, calibration)
+    form = get_format(fmt)
+    size = _check_int8(model, out, form, opts, calib, max_drop, search, calibration)
     inputs = calibration_batches(calibration_paths, size, calib, 1 if opts.dynamic or opts.dynamic_hw else opts.batch)
     log(f"CPU: {cpu.describe()}")
 
@@ -195,10 +169,10 @@ def export_int8(model, out: str | Path, fmt: str, opts: ExportOptions, calibrati
         return score(open_artifact(path))
 
     with tempfile.TemporaryDirectory() as scratch:
-        float_out = Path(scratch) / ("model.onnx" if fmt == "onnx" else "model_openvino")
-        float_report, float_artifact = export_float(model, float_out, fmt, opts)
+        float_artifact = Path(scratch) / form.scratch_name("model")
+        float_report = form.export(model, float_artifact, opts)
         log(f"float {fmt} export checked: " + "; ".join(f"batch {b} max error {e:.3g}" for b, e in float_report.parity))
-        run = _Int8Run(fmt, float_artifact, Path(scratch), inputs, val(float_artifact), val, float(max_drop),
+        run = _Int8Run(form, model, float_artifact, Path(scratch), inputs, val(float_artifact), val, float(max_drop),
                        OnnxQuantOptions(calibration=calibration))
         chosen = first = run.attempt(0, [])
         run.tries[0][0].path = str(out)
@@ -211,7 +185,7 @@ def export_int8(model, out: str | Path, fmt: str, opts: ExportOptions, calibrati
                 chosen = run.search(first, log)
         report, int8_val, guard = run.tries[chosen.kept]
         run.time(first, chosen, report)
-        publish(chosen.path, out, fmt)
+        form.publish(chosen.path, out)
     report.path = str(out)
     report.float_metrics, report.int8_metrics, report.guard = run.float_val.metrics, int8_val.metrics, guard
     if chosen is not first:

@@ -76,7 +76,7 @@ def onnx_ranking(prepared_float, quantized_onnx: str | Path, inputs: list[np.nda
     """The quantized activations of a QDQ model, worst SQNR first. ``prepared_float`` is the float proto
     it was quantized from (for the convolutions' sizes)."""
     import onnx
-    import onnxruntime as ort
+    from .runtimes.onnx import open_onnx_session
 
     proto = onnx.load(str(quantized_onnx))
     producer = {out: node.name for node in proto.graph.node for out in node.output}
@@ -93,9 +93,7 @@ def onnx_ranking(prepared_float, quantized_onnx: str | Path, inputs: list[np.nda
     # each activation before its quantization and after it, as extra graph outputs
     outputs = [n for value in probes for n in (value, dequantized[value][0])]
     proto.graph.output.extend(onnx.helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, None) for n in outputs)
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # keep every Q/DQ pair
-    session = ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    session = open_onnx_session(proto, optimize=False)  # every Q/DQ pair kept
     name = session.get_inputs()[0].name
     collected = [session.run(outputs, {name: x}) for x in inputs[:RANKING_IMAGES]]
     macs = conv_macs(prepared_float)
@@ -149,15 +147,11 @@ def _openvino_macs(op) -> int:
     return int(np.prod(out_dims) * np.prod(w[2:] if kind == "GroupConvolution" else w[1:]))
 
 
-def total_macs(float_artifact: Path) -> int:
-    """Convolution multiply-adds per image of a float ONNX file or OpenVINO IR."""
-    if float_artifact.suffix == ".onnx":
-        import onnx
-
-        return sum(conv_macs(onnx.load(str(float_artifact))).values())
+def openvino_macs(xml: Path) -> int:
+    """Convolution multiply-adds per image of a float OpenVINO IR."""
     import openvino as ov
 
-    return sum(_openvino_macs(op) for op in ov.Core().read_model(str(float_artifact)).get_ordered_ops())
+    return sum(_openvino_macs(op) for op in ov.Core().read_model(str(xml)).get_ordered_ops())
 
 
 @dataclass

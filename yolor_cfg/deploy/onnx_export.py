@@ -1,10 +1,10 @@
-"""ONNX export that checks itself: onnx.checker, then onnxruntime against PyTorch."""
+"""ONNX export that checks itself (onnx.checker, then onnxruntime against PyTorch): the graph every
+export format starts from, and ``verify``'s layer-by-layer comparison."""
 from __future__ import annotations
 
 import json
 import tempfile
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -12,56 +12,15 @@ import onnx
 import torch
 import torch.nn as nn
 
-from ...core.checks import MAX_BATCH, img_size, int_in, opset, output_file, probability
-from ...core.errors import YolorCfgError
-from ...core.parity import max_error
-from ...core.files import atomic_path
-from ..runtimes.onnx import load_onnx_proto
-from ..nms import append_nms
+from ..core.checks import MAX_BATCH, img_size, int_in, opset, output_file, probability
+from ..core.parity import max_error
+from ..compiler.passes import FUSE_PIPELINE
+from ..core.files import atomic_path
+from .formats.base import ExportError, ExportOptions, ExportReport
+from .nms import append_nms
+from .runtimes.onnx import load_onnx_proto, open_onnx_session
 
 OUTPUT = "detections"
-
-
-class ExportError(YolorCfgError):
-    """Export or its parity check failed."""
-
-
-@dataclass
-class ExportOptions:
-    img_size: tuple[int, int] | None = None  # (height, width); default: the cfg's
-    batch: int = 1
-    dynamic: bool = False  # dynamic batch
-    dynamic_hw: bool = False  # dynamic height/width too
-    opset: int = 17
-    fuse: bool = True
-    half: bool = False
-    raw: bool = False
-    nms: bool = False
-    conf: float = 0.25
-    iou: float = 0.45
-    max_det: int = 300
-    tolerance: float | None = None  # parity: default 1e-4 (fp32), 1e-2 relative (fp16)
-    names: list[str] = field(default_factory=list)
-
-
-@dataclass
-class ExportReport:
-    path: str
-    fuse_summary: str
-    parity: list[tuple[int, float]]  # (batch size, max error)
-    tolerance: float
-    op_counts: dict[str, int]
-    runtime: str = "onnxruntime"
-
-    def format(self) -> str:
-        lines = [f"wrote {self.path}"]
-        if self.fuse_summary:
-            lines.append(f"passes: {self.fuse_summary}")
-        ops = ", ".join(f"{k} {v}" for k, v in sorted(self.op_counts.items(), key=lambda kv: -kv[1]))
-        lines.append(f"ops: {ops}")
-        for batch, err in self.parity:
-            lines.append(f"parity {self.runtime} vs PyTorch, batch {batch}: max error {err:.3g} (tolerance {self.tolerance:g})")
-        return "\n".join(lines)
 
 
 class _Exported(nn.Module):
@@ -69,13 +28,15 @@ class _Exported(nn.Module):
     that the exporter names ``layer_{cfg index}``; the taps are removed from the graph's outputs
     afterwards, so they cost nothing but keep their names for ``verify``."""
 
-    def __init__(self, model, raw: bool, taps: list[int]):
+    def __init__(self, model, raw: bool, taps: list[int], head_inputs: bool = False):
         super().__init__()
-        self.model, self.raw, self.taps = model, raw, taps
+        self.model, self.raw, self.taps, self.head_inputs = model, raw, taps, head_inputs
 
     def forward(self, x):
-        outs, decoded, raw, _ = self.model.run_layers(x, keep_all=bool(self.taps))
+        outs, decoded, raw, _ = self.model.run_layers(x, keep_all=bool(self.taps) or self.head_inputs)
         main = tuple(raw) if self.raw or not decoded else (torch.cat(decoded, 1),)
+        if self.head_inputs:
+            main = tuple(outs[i] for i in self.model.inference_head_inputs)
         if not self.model.heads:
             main = (outs[-1],)
         return main + tuple(outs[i] for i in self.taps)
@@ -119,6 +80,8 @@ def check_export_options(opts: ExportOptions) -> None:
 
 
 def _output_names(exported, opts: ExportOptions) -> list[str]:
+    if opts.head_inputs:
+        return [f"head_input_{i}" for i in range(len(exported.inference_heads))]
     n_main = len(exported.inference_heads) if (opts.raw and exported.heads) else 1
     return [f"raw_{i}" for i in range(n_main)] if n_main > 1 or opts.raw else [OUTPUT]
 
@@ -136,7 +99,7 @@ def _trace(exported, opts: ExportOptions, x: torch.Tensor, main_names: list[str]
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         traced = Path(scratch) / "traced.onnx"
         with torch.no_grad():
-            torch.onnx.export(_Exported(exported, opts.raw, taps).eval(), (x,), str(traced), dynamo=False,
+            torch.onnx.export(_Exported(exported, opts.raw, taps, opts.head_inputs).eval(), (x,), str(traced), dynamo=False,
                               opset_version=opts.opset, input_names=["images"], output_names=main_names + tap_names,
                               dynamic_axes=axes, do_constant_folding=True)
         proto = onnx.load(str(traced))
@@ -154,6 +117,7 @@ def _metadata(model, exported, opts: ExportOptions, size: tuple[int, int], taps:
         "input_size": json.dumps(list(size)), "fused": str(opts.fuse).lower(), "cfg": model.graph.text,
         "preprocessing": "RGB, float / 255, letterbox to input_size (pad 114), NCHW",
         "output": "nms: [N, 7] batch, x1, y1, x2, y2, score, class" if opts.nms else
+                  "head inputs: the map each inference head reads (NCHW), decoded by the runtime" if opts.head_inputs else
                   ("raw heads: batch x anchors x H x W x (5+nc)" if opts.raw else
                    "detections: batch x N x (5+nc): cx, cy, w, h (pixels), objectness, class scores"),
         "layer_outputs": json.dumps({f"layer_{exported.graph.nodes[i].origin}": exported.graph.nodes[i].origin
@@ -180,16 +144,20 @@ def parity(reference, run, opts: ExportOptions, size: tuple[int, int]) -> list[t
         xb = torch.rand(b, reference.graph.net.channels, *size, generator=gen)
         with torch.no_grad():
             ref = reference(xb)
-        refs = [ref[0]] if isinstance(ref, tuple) and not opts.raw else (list(ref[1]) if isinstance(ref, tuple) else [ref])
+            if opts.head_inputs:
+                layers = reference.trace(xb)
+                ref = [layers[i] for i in reference.inference_head_inputs]
+        if opts.head_inputs:
+            refs = ref
+        else:
+            refs = [ref[0]] if isinstance(ref, tuple) and not opts.raw else (list(ref[1]) if isinstance(ref, tuple) else [ref])
         got = run(xb.numpy())
         results.append((b, max(max_error(np.asarray(g, np.float32), r.numpy()) for g, r in zip(got, refs))))
     return results
 
 
 def _onnxruntime_run(proto: onnx.ModelProto, opts: ExportOptions, main_names: list[str]):
-    import onnxruntime as ort
-
-    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    session = open_onnx_session(proto)
     dtype = np.float16 if opts.half else np.float32
     return lambda x: session.run(main_names, {"images": x.astype(dtype)})
 
@@ -200,7 +168,8 @@ def export_onnx(model, out: str | Path, opts: ExportOptions | None = None) -> Ex
     check_export_options(opts)
     output_file(out, "ONNX output", (".onnx",))
     reference = model.eval().float().cpu()
-    exported = reference.fuse() if opts.fuse else reference
+    passes = (FUSE_PIPELINE if opts.fuse else ()) + tuple(opts.lowering)
+    exported = reference.fuse(passes) if passes else reference
     size = opts.img_size or (model.graph.net.height, model.graph.net.width)
     exported = exported.to(torch.float16 if opts.half else torch.float32)
     x = torch.rand(opts.batch, model.graph.net.channels, *size, dtype=torch.float16 if opts.half else torch.float32)
@@ -210,7 +179,7 @@ def export_onnx(model, out: str | Path, opts: ExportOptions | None = None) -> Ex
     pre_nms = onnx.ModelProto()
     pre_nms.CopyFrom(proto)
     if opts.nms:
-        if opts.raw or not exported.heads:
+        if opts.raw or opts.head_inputs or not exported.heads:
             raise ExportError("--nms needs a detector exported with decoded outputs (not --raw)")
         append_nms(proto, OUTPUT, opts.conf, opts.iou, opts.max_det, out_name="nms")
     for key, value in _metadata(model, exported, opts, size, taps).items():
@@ -220,7 +189,7 @@ def export_onnx(model, out: str | Path, opts: ExportOptions | None = None) -> Ex
     ops: dict[str, int] = {}
     for nd in proto.graph.node:
         ops[nd.op_type] = ops.get(nd.op_type, 0) + 1
-    report = ExportReport(str(out), exported.fuse_report.summary() if opts.fuse else "",
+    report = ExportReport(str(out), exported.fuse_report.summary() if passes else "",
                           parity(reference, _onnxruntime_run(pre_nms, opts, main_names), opts, size), tol, ops)
     if any(err > tol for _, err in report.parity):
         raise ExportError(report.format() + f"\nparity FAILED: error above {tol:g}; nothing written")
@@ -233,7 +202,6 @@ def verify_onnx(model, onnx_path: str | Path, tolerance: float = 1e-4, img_size=
     """Compare an exported ONNX file with the model layer by layer (through the names ``export``
     leaves in the graph); raises ExportError naming the first layer that diverges."""
     proto = load_onnx_proto(onnx_path)
-    import onnxruntime as ort
 
     meta = {p.key: p.value for p in proto.metadata_props}
     layer_outputs: dict[str, int] = json.loads(meta.get("layer_outputs", "{}"))
@@ -246,7 +214,7 @@ def verify_onnx(model, onnx_path: str | Path, tolerance: float = 1e-4, img_size=
     is_half = inp.type.tensor_type.elem_type == onnx.TensorProto.FLOAT16
     for name in layer_outputs:
         proto.graph.output.append(onnx.ValueInfoProto(name=name))
-    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    session = open_onnx_session(proto)
     x = torch.rand(1, model.graph.net.channels, h, w, generator=torch.Generator().manual_seed(0))
     names = list(layer_outputs)
     got = session.run(names, {inp.name: x.half().numpy() if is_half else x.numpy()})

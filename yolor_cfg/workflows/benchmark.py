@@ -4,13 +4,12 @@ latency, throughput, achieved GFLOP/s against a roofline of its arithmetic measu
 from fp32 eager and, with a val split, each backend's mAP."""
 from __future__ import annotations
 
-import importlib.util
 import statistics
 import tempfile
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -18,20 +17,21 @@ import torch
 
 from ..core import cpu
 from ..core.parity import max_error
-from ..deploy.timing import best_time, sync, time_runs
-from ..core.choices import BENCHMARK_ALIASES, BENCHMARK_DEFAULT_BACKENDS
+from ..deploy.timing import best_time, time_runs
+from ..core.choices import BENCHMARK_ALIASES, BENCHMARK_TORCH_DEFAULTS
 from ..compiler.optimize import default_dtype
 from ..core.checks import MAX_BATCH, UsageError, img_size, int_in
-from ..deploy.formats import ExportOptions, export_onnx
-from ..deploy.int8 import calibration_batches, quantize_onnx, quantize_openvino
-from ..deploy.formats.openvino import export_openvino, ir_path
-from ..deploy.runtimes import OnnxRuntime, OpenVinoRuntime, Runtime, TorchRuntime
+from ..deploy.formats import ExportFormat, ExportOptions, benchmark_rows
+from ..deploy.int8 import OnnxQuantOptions, calibration_batches
+from ..deploy.runtimes import Runtime, TorchRuntime, open_artifact
+from ..deploy.runtimes.onnx import open_onnx_session
 from ..compiler.summary import summarize
 
 
 @dataclass
 class Setup:
-    """What building a backend needs: the model, the input shape, a scratch folder, calibration inputs."""
+    """What building a runtime to measure needs: the model, the input shape, a scratch folder,
+    calibration inputs, and the float export of each format, made once."""
     model: object
     img: int
     batch: int
@@ -39,26 +39,25 @@ class Setup:
     scratch: Path
     calibration: list[np.ndarray]
     threads: int
+    exported: dict[str, Path] = field(default_factory=dict)
 
-    def onnx(self) -> Path:
-        path = self.scratch / "float.onnx"
-        if not path.exists():
-            export_onnx(self.model.cpu(), path, ExportOptions(img_size=(self.img, self.img), batch=self.batch))
-        return path
-
-    def openvino(self) -> Path:
-        folder = self.scratch / "float_openvino"
-        if not folder.exists():
-            export_openvino(self.model.cpu(), folder, ExportOptions(img_size=(self.img, self.img), batch=self.batch))
-        return ir_path(folder)
+    def export(self, form: ExportFormat) -> Path:
+        if form.name not in self.exported:
+            path = self.scratch / form.scratch_name("float")
+            form.require()
+            form.export(self.model.cpu(), path, ExportOptions(img_size=(self.img, self.img), batch=self.batch))
+            self.exported[form.name] = path
+        return self.exported[form.name]
 
 
 @dataclass(frozen=True)
-class Backend:
+class Recipe:
+    """How to build the runtime one benchmark row measures."""
     name: str
     arithmetic: str  # "fp32", "lowp" (bf16 on CPUs with native bf16, fp16 on CUDA) or "int8"
     build: Callable[[Setup], Runtime]
-    cpu_only: bool = False
+    device: str = "any"  # "any", or the one device type its runtime runs on ("cpu", "cuda")
+    form: ExportFormat | None = None  # the export format it measures, if any
 
 
 def _torch(setup: Setup, dtype=None, compile: bool = False) -> Runtime:
@@ -68,35 +67,40 @@ def _torch(setup: Setup, dtype=None, compile: bool = False) -> Runtime:
     return TorchRuntime(setup.model.optimize(dtype=dtype, compile=compile, cuda_graph=cuda_graph), setup.device)
 
 
-def _onnxruntime_int8(setup: Setup) -> Runtime:
-    path = setup.scratch / "int8.onnx"
-    quantize_onnx(setup.onnx(), path, setup.calibration)
-    return OnnxRuntime.open(path, threads=setup.threads)
+def _exported(form: ExportFormat, int8: bool) -> Callable[[Setup], Runtime]:
+    def build(setup: Setup) -> Runtime:
+        path = setup.export(form)
+        if int8:
+            quantized = setup.scratch / form.scratch_name("int8")
+            form.quantize(path, quantized, setup.calibration, None, OnnxQuantOptions(), None, setup.model.cpu())
+            path = quantized
+        return open_artifact(path, threads=setup.threads)
+
+    return build
 
 
-def _openvino_int8(setup: Setup) -> Runtime:
-    folder = setup.scratch / "int8_openvino"
-    folder.mkdir()
-    quantize_openvino(setup.openvino(), folder / "int8.xml", setup.calibration)
-    return OpenVinoRuntime.open(folder, threads=setup.threads)
+def recipes() -> dict[str, Recipe]:
+    """Every row the benchmark can measure: the PyTorch ones, then one per export format (and its INT8)."""
+    rows = [Recipe("eager", "fp32", _torch),
+            Recipe("fused", "fp32", lambda s: _torch(s, torch.float32)),
+            Recipe("fused-lowp", "lowp", lambda s: _torch(s, default_dtype(s.device))),
+            Recipe("compile", "lowp", lambda s: _torch(s, default_dtype(s.device), compile=True))]
+    rows += [Recipe(name, "int8" if int8 else "fp32", _exported(form, int8), form.device, form)
+             for name, (form, int8) in benchmark_rows().items()]
+    return {r.name: r for r in rows}
 
 
-BACKENDS: dict[str, Backend] = {b.name: b for b in (
-    Backend("eager", "fp32", _torch),
-    Backend("fused", "fp32", lambda s: _torch(s, torch.float32)),
-    Backend("fused-lowp", "lowp", lambda s: _torch(s, default_dtype(s.device))),
-    Backend("compile", "lowp", lambda s: _torch(s, default_dtype(s.device), compile=True)),
-    Backend("onnxruntime", "fp32", lambda s: OnnxRuntime.open(s.onnx(), threads=s.threads), cpu_only=True),
-    Backend("onnxruntime-int8", "int8", _onnxruntime_int8, cpu_only=True),
-    Backend("openvino", "fp32", lambda s: OpenVinoRuntime.open(s.openvino(), threads=s.threads), cpu_only=True),
-    Backend("openvino-int8", "int8", _openvino_int8, cpu_only=True),
-)}
 ALIASES = BENCHMARK_ALIASES
-DEFAULT_BACKENDS = BENCHMARK_DEFAULT_BACKENDS
+
+
+def default_backends() -> tuple[str, ...]:
+    """The rows measured when none are named: PyTorch's, and every format's that says so."""
+    return BENCHMARK_TORCH_DEFAULTS + tuple(name for name, (form, _) in benchmark_rows().items()
+                                            if form.benchmark_by_default)
 
 
 def backend_names() -> tuple[str, ...]:
-    return tuple(BACKENDS) + tuple(ALIASES)
+    return tuple(recipes()) + tuple(ALIASES)
 
 
 @dataclass
@@ -145,14 +149,10 @@ def matmul_roofline(dtype: torch.dtype, device: torch.device, n: int = 4096, rep
 
 def _ort_session(nodes, inputs, output, inits, threads: int):
     """An onnxruntime CPU session for a one-graph model built from ONNX helper pieces."""
-    import onnxruntime as ort
     from onnx import helper
 
     graph = helper.make_graph(nodes, "roofline", inputs, [output], inits)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    return open_onnx_session(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), threads)
 
 
 def int8_rooflines(threads: int, repeat: int = 5) -> dict[str, float]:
@@ -204,27 +204,37 @@ def _peak_rss_mb() -> float | None:
     return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)  # bytes on macOS, KiB on Linux
 
 
-def _check_backends(backends, device: torch.device) -> list[str]:
+def _check_backends(backends, device: torch.device, log=print, named: bool = True) -> list[str]:
+    """The rows to measure (aliases resolved): UsageError for an unknown row, one for another device, or
+    (``named``: the user asked for it) one whose format is not installed here; of the default rows
+    (``named`` False) those are left out with a line saying how to install them."""
+    rows = recipes()
     names = [ALIASES.get(b, b) for b in backends]
-    unknown = [b for b, n in zip(backends, names) if n not in BACKENDS]
+    unknown = [b for b, n in zip(backends, names) if n not in rows]
     if unknown:
         raise UsageError(f"unknown backend {', '.join(unknown)}; choose from {', '.join(backend_names())}")
-    if device.type != "cpu":
-        cpu_only = [n for n in names if BACKENDS[n].cpu_only]
-        if cpu_only:
-            raise UsageError(f"{', '.join(cpu_only)} run on the CPU here; benchmark them with --device cpu")
-    return names
+    elsewhere = [n for n in names if rows[n].device not in ("any", device.type)]
+    if elsewhere:
+        raise UsageError(f"{', '.join(elsewhere)} run on the {rows[elsewhere[0]].device.upper()} here; benchmark "
+                         f"them with --device {'cpu' if rows[elsewhere[0]].device == 'cpu' else '0'}")
+    kept = []
+    for name in names:
+        why = rows[name].form.missing() if rows[name].form else None
+        if why and named:
+            raise UsageError(why)
+        if why:
+            log(f"{name} left out: {why}")
+        else:
+            kept.append(name)
+    return kept
 
 
-def _openvino_available() -> bool:
-    return all(importlib.util.find_spec(name) is not None for name in ("openvino", "nncf"))
-
-
-def run_benchmark(model, img: int, batch: int = 1, device="cpu", backends=DEFAULT_BACKENDS, warmup: int = 2,
+def run_benchmark(model, img: int, batch: int = 1, device="cpu", backends=None, warmup: int = 2,
                   repeat: int = 10, guard_loader=None, guard_names=None, calibration_paths=None, calib: int = 64,
                   log=print) -> dict:
     """Measure each backend on ``model`` (or a single opened artifact, a Runtime); INT8 backends are
-    calibrated on ``calib`` images of ``calibration_paths`` (random inputs without them: speed only)."""
+    calibrated on ``calib`` images of ``calibration_paths`` (random inputs without them: speed only).
+    ``backends``: row names (default ``default_backends()``)."""
     int_in(batch, "benchmark batch", 1, MAX_BATCH)
     int_in(repeat, "repeat", 1, 100_000)
     int_in(warmup, "warmup", 0, 10_000)
@@ -234,15 +244,12 @@ def run_benchmark(model, img: int, batch: int = 1, device="cpu", backends=DEFAUL
     log(f"CPU: {cpu.describe()}")
     if isinstance(model, Runtime):
         return _run_artifact(model, batch, warmup, repeat, guard_loader, guard_names, log)
-    requested = list(backends)
-    names = _check_backends(requested, device)
-    if tuple(requested) == DEFAULT_BACKENDS and not _openvino_available():
-        names = [n for n in names if not n.startswith("openvino")]
-        log("openvino backends left out: pip install 'yolor-cfg[openvino]' to measure them")
+    names = _check_backends(list(backends or default_backends()), device, log, named=bool(backends))
     model = model.eval().to(device)
     gflops = summarize(model.graph)["gflops"] * (img / model.graph.net.height) * (img / model.graph.net.width) * batch
     x = torch.rand(batch, 3, img, img, device=device)
-    rooflines = _rooflines(device, {BACKENDS[n].arithmetic for n in names})
+    rows = recipes()
+    rooflines = _rooflines(device, {rows[n].arithmetic for n in names})
     log("rooflines: " + ", ".join(f"{k} {v:.0f} G{'OP' if k.startswith('int8') else 'FLOP'}/s"
                                   for k, v in rooflines.items()))
     with torch.inference_mode():
@@ -252,7 +259,7 @@ def run_benchmark(model, img: int, batch: int = 1, device="cpu", backends=DEFAUL
     with tempfile.TemporaryDirectory() as scratch:
         setup = Setup(model, img, batch, device, Path(scratch), calibration, torch.get_num_threads())
         for name in names:
-            result, runtime = _measure(BACKENDS[name], setup, x, reference, gflops, rooflines, warmup, repeat)
+            result, runtime = _measure(rows[name], setup, x, reference, gflops, rooflines, warmup, repeat)
             if guard_loader is not None:
                 _add_accuracy(result, runtime, guard_loader, guard_names, device, results[0] if results else None)
             results.append(result)
@@ -288,7 +295,7 @@ def _decoded(out) -> torch.Tensor:
     return (out[0] if isinstance(out, tuple) else out).float().cpu()
 
 
-def _measure(backend: Backend, setup: Setup, x, reference, gflops, rooflines, warmup,
+def _measure(backend: Recipe, setup: Setup, x, reference, gflops, rooflines, warmup,
              repeat) -> tuple[BackendResult, Runtime]:
     _reset_peak_rss()
     t0 = time.perf_counter()

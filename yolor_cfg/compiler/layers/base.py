@@ -216,6 +216,12 @@ class LayerKind:
         (fold_repconv rewrites it into that), or None when it is not one."""
         return None
 
+    def lowered_convolution(self, node: Node, params: dict) -> tuple[str, dict, dict] | None:
+        """(kind name, options, tensors) of a convolution that computes this layer, for runtimes that lack
+        its ops (the ``lower_to_conv`` pass, which export formats such as NCNN ask for); None when there is
+        none. Unlike ``as_convolution`` it is not a simplification, so the default fuse does not run it."""
+        return None
+
     # ---- drawing ----
     def draw_details(self, node: Node) -> list[str]:
         """Lines under the kind name in a diagram (heads get theirs from the head contract)."""

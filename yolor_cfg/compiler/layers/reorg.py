@@ -5,6 +5,12 @@ from ..options import Int
 from .base import LayerKind, NodeError, Shape, register
 
 
+def _stride2_convolution(filters: int, weight, bias) -> tuple[str, dict, dict]:
+    options = {"filters": filters, "size": 2, "stride": 2, "stride_x": -1, "stride_y": -1, "pad": 0, "padding": 0,
+               "groups": 1, "dilation": 1, "batch_normalize": 0, "activation": "linear"}
+    return "convolutional", options, {"Conv2d.weight": weight, "Conv2d.bias": bias}
+
+
 @register
 class Reorg(LayerKind):
     example = "[reorg]\nstride=2\n"
@@ -33,6 +39,19 @@ class Reorg(LayerKind):
             raise NodeError(f"Darknet's [reorg] needs channels divisible by {k * k}, got {s.c}")
         return Shape(s.c * k * k, s.h // k, s.w // k, s.stride * k)
 
+    def lowered_convolution(self, node, params):
+        """YOLOR's 2x2 space-to-depth as a stride-2 convolution whose kernel picks one input value per
+        output channel (weight 1, every other 0): exact, and runnable where strided slices are not."""
+        if node.dialect != "yolor":
+            return None
+        import torch
+
+        c = node.in_shapes[0].c
+        weight = torch.zeros(4 * c, c, 2, 2)
+        for block, (row, col) in enumerate(((0, 0), (1, 0), (0, 1), (1, 1))):  # YOLOR's concatenation order
+            weight[block * c + torch.arange(c), torch.arange(c), row, col] = 1.0
+        return _stride2_convolution(4 * c, weight, torch.zeros(4 * c))
+
     def build(self, node, ctx):
         from ..modules.reorg import ReorgDarknet, SpaceToDepthYolor
 
@@ -54,6 +73,22 @@ class DWT(LayerKind):
             raise NodeError(f"[dwt] needs an even input size, got {s.h}x{s.w} "
                             f"(input size {ctx.net_height}x{ctx.net_width})")
         return Shape(s.c * 4, s.h // 2, s.w // 2, s.stride * 2)
+
+    def lowered_convolution(self, node, params):
+        """The Haar analysis as one stride-2 convolution: output channel c is LL / 2, channel
+        C + 3c + k - 1 sub-band k / 2 + 0.5 (weights g[i] f[j] / 2 from the module's filters, bias 0.5)."""
+        import torch
+
+        c = node.in_shapes[0].c
+        f0, f1 = params["DWT.xfm.h0_col"].flatten(), params["DWT.xfm.h1_col"].flatten()  # along the width
+        g0, g1 = params["DWT.xfm.h0_row"].flatten(), params["DWT.xfm.h1_row"].flatten()  # along the height
+        weight, bias = torch.zeros(4 * c, c, 2, 2), torch.zeros(4 * c)
+        channels = torch.arange(c)
+        weight[channels, channels] = torch.outer(g0, f0) / 2
+        for k, (g, f) in enumerate(((g1, f0), (g0, f1), (g1, f1))):
+            weight[c + 3 * channels + k, channels] = torch.outer(g, f) / 2
+            bias[c + 3 * channels + k] = 0.5
+        return _stride2_convolution(4 * c, weight, bias)
 
     def build(self, node, ctx):
         from ..modules.reorg import DWTBlock

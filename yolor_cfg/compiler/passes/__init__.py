@@ -10,6 +10,7 @@ from .dce import dce
 from .fold_bn import fold_bn
 from .fold_implicit import fold_implicit
 from .fold_repconv import fold_repconv
+from .lower_to_conv import lower_to_conv
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,8 @@ class Pass:
 
 
 PASSES = {p.name: p for p in (Pass("fold_repconv", fold_repconv, "folded"), Pass("fold_bn", fold_bn, "folded"),
-                              Pass("fold_implicit", fold_implicit, "folded"), Pass("dce", dce, "removed"))}
+                              Pass("fold_implicit", fold_implicit, "folded"), Pass("dce", dce, "removed"),
+                              Pass("lower_to_conv", lower_to_conv, "lowered"))}
 FUSE_PIPELINE = ("fold_repconv", "fold_bn", "fold_implicit", "dce")
 
 

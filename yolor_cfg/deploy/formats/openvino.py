@@ -1,16 +1,12 @@
-"""OpenVINO IR export: our checked ONNX converted with ``openvino.convert_model``, export's metadata
-carried into the IR's rt_info, then checked against PyTorch in OpenVINO itself."""
+"""--format openvino: our checked ONNX converted with ``openvino.convert_model``, export's metadata carried
+into the IR's rt_info, then checked against PyTorch in OpenVINO itself; INT8 through NNCF."""
 from __future__ import annotations
 
 import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from ...core.checks import UsageError, output_dir
-from ...core.files import atomic_dir
-from ..runtimes.onnx import load_onnx_proto
-from ..runtimes.openvino import METADATA_KEY, OpenVinoRuntime, require_openvino
-from .onnx import ExportError, ExportOptions, ExportReport, export_onnx, parity
+from .base import ExportError, ExportFormat, ExportOptions, ExportReport, register
 
 SUFFIX = "_openvino"
 
@@ -26,16 +22,11 @@ def ir_path(folder: str | Path) -> Path:
     return Path(folder) / f"{ir_name(folder)}.xml"
 
 
-def check_output_folder(out: str | Path) -> Path:
-    """An export folder: not an existing file, not an existing folder holding anything but an IR."""
-    p = output_dir(out, "OpenVINO output folder")
-    if p.is_dir() and any(q.suffix not in (".xml", ".bin") for q in p.iterdir()):
-        raise UsageError(f"OpenVINO output folder {out}: holds files other than an IR; give a new folder name")
-    return p
-
-
 def convert_onnx(onnx_path: str | Path, xml_path: str | Path, half: bool = False) -> None:
     """ONNX file -> OpenVINO IR (xml + bin), with the ONNX metadata in rt_info under ``yolor_cfg``."""
+    from ..runtimes.onnx import load_onnx_proto
+    from ..runtimes.openvino import METADATA_KEY, require_openvino
+
     ov = require_openvino()
     model = ov.convert_model(str(onnx_path))
     for prop in load_onnx_proto(onnx_path).metadata_props:
@@ -43,25 +34,75 @@ def convert_onnx(onnx_path: str | Path, xml_path: str | Path, half: bool = False
     ov.save_model(model, str(xml_path), compress_to_fp16=half)
 
 
+@register
+class OpenVinoFormat(ExportFormat):
+    name = "openvino"
+    summary = "a folder NAME_openvino/ holding NAME.xml + NAME.bin (OpenVINO IR); INT8: NNCF"
+    suffix = SUFFIX
+    folder = True
+    folder_holds = "an IR"
+    runtime = "openvino"
+    requires = ("openvino", "nncf")
+    extra = "openvino"
+    int8 = True
+    refuses = {"nms": "--nms is for ONNX: the OpenVINO export writes decoded detections, and detect/val run NMS on them"}
+
+    def owns(self, path: Path) -> bool:
+        return path.suffix in (".xml", ".bin")
+
+    def runtime_path(self, out):
+        return ir_path(out)
+
+    def published_name(self, part: Path, out: Path) -> str:
+        return ir_path(out).stem + part.suffix
+
+    def export(self, model, out, opts: ExportOptions) -> ExportReport:
+        """The IR folder ``out`` (whole or not at all), checked first in onnxruntime (the ONNX it is
+        converted from) and then in OpenVINO against PyTorch."""
+        from ...core.files import atomic_dir
+        from ..onnx_export import export_onnx, parity
+        from ..runtimes.openvino import OpenVinoRuntime
+
+        self.check_options(opts)
+        self.require()
+        out = self.check_output(out)
+        reference = model.eval().float().cpu()
+        size = opts.img_size or (model.graph.net.height, model.graph.net.width)
+        with tempfile.TemporaryDirectory() as scratch, atomic_dir(out) as folder:
+            onnx_path = Path(scratch) / "model.onnx"
+            onnx_report = export_onnx(model, onnx_path, opts)
+            xml = folder / ir_path(out).name
+            convert_onnx(onnx_path, xml, opts.half)
+            runtime = OpenVinoRuntime.open(xml, precision="f32")
+            checked = parity(reference, lambda x: runtime.outputs(x.astype(runtime.info.input_dtype)), opts, size)
+            report = replace(onnx_report, path=str(out), parity=checked, runtime="openvino")
+            if any(err > report.tolerance for _, err in checked):
+                raise ExportError(report.format() + f"\nparity FAILED: error above {report.tolerance:g}")
+        return report
+
+    def quantize(self, float_artifact, out, inputs, keep_float, options, calibration_cache, model=None):
+        from ..int8 import quantize_openvino
+
+        Path(out).mkdir()
+        return quantize_openvino(ir_path(float_artifact), ir_path(out), inputs, keep_float=keep_float)
+
+    def sensitivity(self, float_artifact, quantized, inputs, scratch):
+        from ..int8_search import openvino_ranking
+
+        return openvino_ranking(ir_path(quantized), inputs)
+
+    def conv_macs(self, float_artifact):
+        from ..int8_search import openvino_macs
+
+        return openvino_macs(ir_path(float_artifact))
+
+
 def export_openvino(model, out: str | Path, opts: ExportOptions | None = None) -> ExportReport:
-    """Export ``model`` as an OpenVINO IR folder ``out`` (written whole or not at all), checked first in
-    onnxruntime (the ONNX it is converted from) and then in OpenVINO against PyTorch."""
-    opts = opts or ExportOptions()
-    if opts.nms:
-        raise UsageError("--nms is for ONNX: the OpenVINO export writes decoded detections, and detect/val "
-                         "run NMS on them")
-    require_openvino()
-    out = check_output_folder(out)
-    reference = model.eval().float().cpu()
-    size = opts.img_size or (model.graph.net.height, model.graph.net.width)
-    with tempfile.TemporaryDirectory() as scratch, atomic_dir(out) as folder:
-        onnx_path = Path(scratch) / "model.onnx"
-        onnx_report = export_onnx(model, onnx_path, opts)
-        xml = folder / ir_path(out).name
-        convert_onnx(onnx_path, xml, opts.half)
-        runtime = OpenVinoRuntime.open(xml, precision="f32")
-        checked = parity(reference, lambda x: runtime.outputs(x.astype(runtime.info.input_dtype)), opts, size)
-        report = replace(onnx_report, path=str(out), parity=checked, runtime="openvino")
-        if any(err > report.tolerance for _, err in checked):
-            raise ExportError(report.format() + f"\nparity FAILED: error above {report.tolerance:g}")
-    return report
+    """``export --format openvino`` as a function (the format's ``export``)."""
+    return OpenVinoFormat().export(model, out, opts or ExportOptions())
+
+
+def check_output_folder(out: str | Path) -> Path:
+    """An export folder: not an existing file, not an existing folder holding anything but an IR."""
+    return OpenVinoFormat().check_output(out)
+

@@ -21,15 +21,15 @@ __all__ = ["ArtifactInfo", "OnnxRuntime", "OpenVinoRuntime", "Prediction", "RUNT
            "as_runtime", "load_onnx_proto", "open_artifact", "open_onnx_session", "register"]
 
 
-def open_artifact(path, *, cfg=None, img_size=None, names=None, device="cpu") -> Runtime:
+def open_artifact(path, *, cfg=None, img_size=None, names=None, device="cpu", threads=None) -> Runtime:
     """The runtime for ``path``; ``cfg`` is needed for .weights and for YOLOR/Darknet-trained .pt files."""
     p = Path(path)
     if not p.exists():
         raise UsageError(f"{path}: no such file or folder")
     for runtime in RUNTIMES:
         if runtime.accepts(p):
-            return runtime.open(p, cfg=cfg, img_size=img_size, names=names, device=device)
-    kinds = ".pt/.weights (PyTorch), .onnx (onnxruntime), an OpenVINO folder or .xml"
+            return runtime.open(p, cfg=cfg, img_size=img_size, names=names, device=device, threads=threads)
+    kinds = "; ".join(r.describes for r in RUNTIMES)
     raise UsageError(f"{path}: not a model artifact this tool runs ({kinds})")
 
 

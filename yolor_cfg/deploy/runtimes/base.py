@@ -20,7 +20,8 @@ class ArtifactInfo:
     input_size: tuple[int, int]  # (height, width)
     names: list[str] = field(default_factory=list)
     batch: int | None = None  # None: any batch size
-    output: str = "detections"  # "detections" (decoded, before NMS), "nms" ([N, 7] rows) or "raw"
+    output: str = "detections"  # "detections" (decoded, before NMS), "nms" ([N, 7] rows), "raw", or "heads"
+    # (the maps the heads read: the runtime decodes them with the cfg's heads)
     precision: str = "fp32"  # "fp32", "fp16", "int8"
     input_dtype: type = np.float32
     strides: list[float] = field(default_factory=list)
@@ -50,7 +51,7 @@ class ArtifactInfo:
         output = meta.get("output", "detections").split(":")[0].split()[0]
         return cls(input_size=height_width(size),
                    names=list(names or json.loads(meta.get("names", "[]"))), batch=batch,
-                   output={"nms": "nms", "raw": "raw"}.get(output, "detections"),
+                   output={"nms": "nms", "raw": "raw", "head": "heads"}.get(output, "detections"),
                    precision=meta.get("precision", "fp16" if input_dtype == np.float16 else "fp32"),
                    input_dtype=input_dtype, strides=json.loads(meta.get("strides", "[]")),
                    anchors=json.loads(meta.get("anchors", "[]")), metadata=dict(meta))
@@ -68,9 +69,10 @@ class Prediction:
 
 
 class Runtime(ABC):
-    """An opened artifact. Subclasses set ``kind`` and implement ``accepts``, ``open`` and ``outputs``;
+    """An opened artifact. Subclasses set ``kind`` and ``describes`` and implement ``accepts``, ``open`` and ``outputs``;
     ``register`` adds one to the table that ``open_artifact`` consults."""
     kind: ClassVar[str]
+    describes: ClassVar[str]  # the artifacts it opens, for the message when nothing accepts a path
     info: ArtifactInfo
 
     @classmethod
@@ -80,8 +82,9 @@ class Runtime(ABC):
 
     @classmethod
     @abstractmethod
-    def open(cls, path: Path, *, cfg=None, img_size=None, names=None, device="cpu") -> "Runtime":
-        """Open ``path`` for inference (UsageError when it cannot be)."""
+    def open(cls, path: Path, *, cfg=None, img_size=None, names=None, device="cpu", threads=None) -> "Runtime":
+        """Open ``path`` for inference (UsageError when it cannot be); ``threads``: the runtime's CPU threads
+        where it has its own pool (None: its default)."""
 
     @abstractmethod
     def outputs(self, x: np.ndarray) -> list[np.ndarray | torch.Tensor]:
@@ -106,12 +109,27 @@ class Runtime(ABC):
 
     def _prediction(self, outs) -> Prediction:
         outs = [_tensor(o) for o in outs]
+        if self.info.output == "heads":
+            outs = [self._decode_heads(outs)]
         if self.info.output == "nms":
             return Prediction(nms_rows=outs[0])
         if self.info.output == "raw":
             raise UsageError(f"this {self.kind} model was exported with --raw (head outputs before decoding): "
                              "detect and val need an export with decoded outputs")
         return Prediction(detections=outs[0], class_scores=outs[2] if len(outs) == 3 else None)
+
+    def _decode_heads(self, maps) -> torch.Tensor:
+        """Detections from the maps the heads read, decoded by the heads of the cfg in the metadata."""
+        if getattr(self, "_decoder", None) is None:
+            from ...compiler.executor import head_decoder
+            from ...compiler.graph import load_graph
+
+            if "cfg" not in self.info.metadata:
+                raise UsageError(f"this {self.kind} model outputs the heads' input maps but carries no cfg to decode "
+                                 "them with (re-export it with yolor-cfg)")
+            meta = self.info.metadata
+            self._decoder = head_decoder(load_graph(meta["cfg"], self.info.input_size, meta.get("dialect")))
+        return self._decoder(maps)
 
     def live_bytes(self, x) -> int | None:
         """Peak bytes of intermediate tensors alive at once for input ``x``, where the runtime can say."""
@@ -120,6 +138,35 @@ class Runtime(ABC):
     def kernels(self) -> str:
         """Which CPU code path this runtime's convolutions take here (the ISA, as far as it tells)."""
         return "unknown"
+
+
+SIDECAR = "metadata.json"  # export's metadata beside the model, for formats that cannot carry it inside
+
+
+def read_sidecar(model_file: Path) -> dict[str, str]:
+    """Export's metadata from the ``metadata.json`` beside ``model_file`` ({} when there is none)."""
+    path = Path(model_file).parent / SIDECAR
+    if not path.is_file():
+        return {}
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"{path}: not readable export metadata ({exc})") from None
+    if not isinstance(meta, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items()):
+        raise UsageError(f"{path}: export metadata is an object of strings; this one is not")
+    return meta
+
+
+def model_in_folder(path: Path, suffix: str, what: str) -> Path:
+    """The one ``*suffix`` model file of an export folder, or ``path`` itself when it is such a file."""
+    if path.is_dir():
+        found = sorted(path.glob(f"*{suffix}"))
+        if len(found) != 1:
+            raise UsageError(f"{path}: a {what} folder holds exactly one {suffix} model (found {len(found)})")
+        return found[0]
+    if not path.name.endswith(suffix) or not path.is_file():
+        raise UsageError(f"{path}: not a {what} model ({suffix}, or the folder export writes)")
+    return path
 
 
 def _tensor(value) -> torch.Tensor:

@@ -10,19 +10,33 @@ from ...core.checks import UsageError, existing_file
 from .base import ArtifactInfo, Runtime, register
 
 
-def open_onnx_session(path, threads: int | None = None):
-    """An onnxruntime session for a file that must be an ONNX model (else UsageError saying so)."""
+def open_onnx_session(model, threads: int | None = None, optimize: bool = True, profile_prefix: str | None = None,
+                      save_folded: str | Path | None = None):
+    """An onnxruntime CPU session for ``model``: a file that must be an ONNX model (else UsageError saying
+    so) or a ModelProto. ``optimize=False`` keeps the graph as written (every Q/DQ pair);
+    ``profile_prefix`` turns on onnxruntime's profiler; ``save_folded`` writes the model after only the
+    basic, provider-independent rewrites (constants folded, standard ONNX ops) to that path, for
+    converters that need a graph without shape arithmetic. The one place the package makes sessions."""
     import onnxruntime as ort
 
-    existing_file(path, "ONNX model")
     options = ort.SessionOptions()
     if threads:
         options.intra_op_num_threads = threads
+    if not optimize:
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    if save_folded:
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+        options.optimized_model_filepath = str(save_folded)
+    if profile_prefix:
+        options.enable_profiling, options.profile_file_prefix = True, profile_prefix
+    if not isinstance(model, (str, Path)):
+        return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    existing_file(model, "ONNX model")
     try:
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
     except (ort.capi.onnxruntime_pybind11_state.InvalidProtobuf, ort.capi.onnxruntime_pybind11_state.Fail,
             ort.capi.onnxruntime_pybind11_state.InvalidGraph, ort.capi.onnxruntime_pybind11_state.InvalidArgument) as exc:
-        raise UsageError(f"{path}: not a readable ONNX model ({str(exc).splitlines()[0][:200]})") from None
+        raise UsageError(f"{model}: not a readable ONNX model ({str(exc).splitlines()[0][:200]})") from None
 
 
 def load_onnx_proto(path):
@@ -43,6 +57,7 @@ def load_onnx_proto(path):
 @register
 class OnnxRuntime(Runtime):
     kind = "onnxruntime"
+    describes = ".onnx (onnxruntime)"
 
     def __init__(self, session, source: str, img_size=None, names=None):
         self.session = session

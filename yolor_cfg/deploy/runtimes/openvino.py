@@ -45,6 +45,7 @@ def read_metadata(model) -> dict[str, str]:
 @register
 class OpenVinoRuntime(Runtime):
     kind = "openvino"
+    describes = "an OpenVINO folder or .xml"
 
     def __init__(self, model, source: str, img_size=None, names=None, threads: int | None = None,
                  precision: str | None = "f32"):

@@ -18,6 +18,7 @@ class TorchRuntime(Runtime):
     """A ``CompiledModel`` (or an ``optimize``d one) run with torch; ``autocast_dtype`` runs it under
     autocast (training's validation in bf16/fp16)."""
     kind = "pytorch"
+    describes = ".pt/.weights (PyTorch)"
 
     def __init__(self, model, device="cpu", autocast_dtype=None, names=None, img_size=None):
         self.device = torch.device(device)
@@ -36,7 +37,7 @@ class TorchRuntime(Runtime):
         return path.suffix.lower() in WEIGHT_SUFFIXES
 
     @classmethod
-    def open(cls, path: Path, *, cfg=None, img_size=None, names=None, device="cpu") -> "TorchRuntime":
+    def open(cls, path: Path, *, cfg=None, img_size=None, names=None, device="cpu", threads=None) -> "TorchRuntime":
         from ...compiler.model import compile, load
 
         if cfg is None:
