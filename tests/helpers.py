@@ -108,3 +108,30 @@ def hard_to_quantize(weights: Path, out: Path, channel: int = 5, value: float = 
         model.module_list[4].Conv2d.weight[:, channel] = 0.0
     model.save_weights(out)
     return out
+
+
+def _iou(a, b) -> float:
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def confident_box_errors(runtime, float_weights, data_yaml: Path, conf: float = 0.7) -> list[float]:
+    """Every detection of the float model with score >= ``conf`` on the val images of ``data_yaml`` must be
+    found by ``runtime`` (same class, IoU >= 0.7, at conf 0.25; asserted); returns each match's largest
+    box-coordinate difference in pixels."""
+    import numpy as np
+
+    from yolor_cfg import api
+    from yolor_cfg.workflows.detect import Predictor
+
+    float_predict, other_predict = Predictor(api.load(float_weights)), Predictor(runtime)
+    errors = []
+    for path in sorted((Path(data_yaml).parent / "images" / "val").glob("*.png")):
+        got = other_predict(str(path), conf=0.25)
+        for d in float_predict(str(path), conf=conf):
+            best = max((g for g in got if g.cls == d.cls), key=lambda g: _iou(g.box, d.box), default=None)
+            assert best is not None and _iou(best.box, d.box) >= 0.7, (path.name, d, best)
+            errors.append(float(np.abs(np.array(best.box) - np.array(d.box)).max()))
+    return errors

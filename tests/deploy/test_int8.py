@@ -9,11 +9,10 @@ from yolor_cfg import api
 from yolor_cfg.core import cpu
 from yolor_cfg.cli import main
 from yolor_cfg.deploy.export import AccuracyGuardError
-from yolor_cfg.workflows.detect import Predictor
 from yolor_cfg.deploy.int8 import REASON_BETWEEN, REASON_CONV, REASON_DECODE, GraphNode, float_region
 from yolor_cfg.deploy.runtimes import open_artifact
 
-from tests.helpers import TINY_CFG
+from tests.helpers import TINY_CFG, confident_box_errors
 
 openvino = pytest.importorskip("openvino")
 
@@ -32,13 +31,6 @@ def int8(request, tmp_path_factory, trained_weights, synth_data):
     return request.param, out, report
 
 
-def _iou(a, b) -> float:
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = w * h
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
-
-
 def test_int8_detections_match_the_float_model(int8, trained_weights, synth_data):
     """Every confident float detection is found by the INT8 model (same class, IoU >= 0.7), and the
     typical box moves by about a pixel (measured: median 0.6-1.0 px, 90th percentile 1.6-3 px, worst
@@ -46,15 +38,7 @@ def test_int8_detections_match_the_float_model(int8, trained_weights, synth_data
     fmt, out, report = int8
     runtime = open_artifact(out)
     assert runtime.info.precision == "int8" and runtime.info.names == ["circle", "square", "triangle"]
-    float_predict = Predictor(api.load(trained_weights))
-    int8_predict = Predictor(runtime)
-    errors = []
-    for path in sorted((synth_data.parent / "images" / "val").glob("*.png")):
-        got = int8_predict(str(path), conf=0.25)
-        for d in float_predict(str(path), conf=0.7):  # the confident ones
-            best = max((g for g in got if g.cls == d.cls), key=lambda g: _iou(g.box, d.box), default=None)
-            assert best is not None and _iou(best.box, d.box) >= 0.7, (path.name, d, best)
-            errors.append(np.abs(np.array(best.box) - np.array(d.box)).max())
+    errors = confident_box_errors(runtime, trained_weights, synth_data)
     assert len(errors) >= 40
     assert np.median(errors) <= 1.5 and np.percentile(errors, 90) <= 4.0, np.percentile(errors, [50, 90, 100])
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import lark
 
+from ..core.checks import NotText, decode_text
 from ..core.errors import CfgError, Diagnostic, SourceLoc
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
@@ -135,14 +136,11 @@ def read_cfg_text(path: str | Path) -> str:
     if len(data) > MAX_FILE_BYTES:
         raise CfgError([Diagnostic(SourceLoc(str(path), 1, 1),
                                    f"file is {len(data)} bytes; a cfg file is at most {MAX_FILE_BYTES}")])
-    if b"\x00" in data:
-        return "\x00"  # parse_text reports binary files
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise CfgError([Diagnostic(SourceLoc(str(path), line, 1),
-                                   "this is not a UTF-8 text file (binary data?)")]) from None
+        return decode_text(data, str(path))
+    except NotText as exc:
+        why = "this is a binary file, not a cfg text file" if exc.binary else "this is not a UTF-8 text file (binary data?)"
+        raise CfgError([Diagnostic(SourceLoc(str(path), exc.line, 1), why)]) from None
 
 
 def parse_file(path: str | Path) -> CfgSource:

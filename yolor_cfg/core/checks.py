@@ -150,14 +150,26 @@ def torch_device(spec: str) -> str:
     return "cpu" if spec == "cpu" else f"cuda:{spec.split(',')[0]}"
 
 
-def read_text(path, what: str = "file") -> str:
-    """A UTF-8 text file's content; binary files and unreadable ones are UsageErrors."""
-    p = existing_file(path, what)
-    data = p.read_bytes()
-    if b"\x00" in data[:8192]:
-        raise UsageError(f"{what} {path}: a binary file, not text")
+class NotText(UsageError):
+    """A file that is not UTF-8 text; ``line`` holds its first NUL byte (``binary``) or non-UTF-8 byte."""
+
+    def __init__(self, message: str, line: int, binary: bool):
+        super().__init__(message)
+        self.line, self.binary = line, binary
+
+
+def decode_text(data: bytes, source: str) -> str:
+    """UTF-8 text (a BOM allowed) from a file's bytes, or NotText naming ``source`` and the line: every
+    reader of user text (cfg, data and model YAML, hyperparameters, COCO json) goes through here."""
+    if b"\x00" in data:
+        raise NotText(f"{source}: a binary file, not text", data.count(b"\n", 0, data.index(b"\x00")) + 1, True)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise UsageError(f"{what} {path}: not UTF-8 text (line {line}: binary data?)") from None
+        raise NotText(f"{source}: not UTF-8 text (line {line}: binary data?)", line, False) from None
+
+
+def read_text(path, what: str = "file") -> str:
+    """A UTF-8 text file's content; binary files and unreadable ones are UsageErrors."""
+    return decode_text(existing_file(path, what).read_bytes(), f"{what} {path}")

@@ -13,7 +13,7 @@ from yolor_cfg.deploy.formats import ExportOptions, export_onnx, verify_onnx
 from yolor_cfg.deploy.nms import reference_nms
 from yolor_cfg.deploy.formats import ExportError
 
-from tests.helpers import shared_path
+from tests.helpers import TINY_CFG, shared_path
 from tests.compiler.passes.support import randomized
 
 
@@ -125,3 +125,21 @@ def test_one_channel_cfg_exports(tmp_path):
     assert main(["export", "--cfg", str(cfg), "--out", str(out)]) == 0
     assert onnx.load(str(out)).graph.input[0].type.tensor_type.shape.dim[1].dim_value == 1
 
+
+
+def test_head_inputs_export_is_decoded_by_the_runtime(tmp_path, trained_weights):
+    """``head_inputs``: the graph ends where the heads begin (what the all-integer LiteRT model outputs);
+    any runtime decodes the maps with the heads of the cfg in the metadata, as PyTorch does."""
+    from yolor_cfg import api
+    from yolor_cfg.deploy.runtimes import open_artifact
+
+    out = tmp_path / "heads.onnx"
+    report = api.export(TINY_CFG, out, weights=trained_weights, img_size=256, head_inputs=True, dynamic=True)
+    assert max(e for _, e in report.parity) <= 1e-4
+    assert [o.name for o in onnx.load(str(out)).graph.output] == ["head_input_0", "head_input_1"]
+    runtime = open_artifact(out)
+    x = torch.rand(2, 3, 256, 256, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        ref = api.load(trained_weights).eval()(x)[0]
+    assert runtime.info.output == "heads"
+    assert ((runtime(x).detections - ref).abs() / ref.abs().clamp(min=1)).max() <= 1e-4
