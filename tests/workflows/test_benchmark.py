@@ -79,8 +79,14 @@ def test_benchmark_int8_backends_with_accuracy(trained_weights, synth_data):
 def test_benchmark_refuses_cpu_runtimes_on_cuda_and_unknown_names():
     from yolor_cfg.workflows.benchmark import _check_backends
 
-    with pytest.raises(UsageError, match="unknown backend tensorrt"):
+    with pytest.raises(UsageError, match="unknown backend coreml"):
+        _check_backends(["coreml"], torch.device("cpu"))
+    with pytest.raises(UsageError, match="run on the CUDA here"):
         _check_backends(["tensorrt"], torch.device("cpu"))
+    lines = []
+    assert "tensorrt" not in _check_backends(["eager", "tensorrt", "onnxruntime"], torch.device("cpu"), lines.append,
+                                             named=False)
+    assert "tensorrt left out" in lines[0]
     with pytest.raises(UsageError, match="run on the CPU here"):
         _check_backends(["eager", "onnxruntime-int8"], torch.device("cuda"))
 

@@ -26,7 +26,7 @@ def add_parser(sub):
     p.add_argument("--no-fuse", action="store_true")
     p.add_argument("--half", action="store_true", help="float16 weights and input")
     p.add_argument("--raw", action="store_true", help="head outputs only (no decoding)")
-    p.add_argument("--nms", action="store_true", help="append ONNX NonMaxSuppression: output [N, 7]")
+    p.add_argument("--nms", action="store_true", help="NMS in the graph, output [N, 7] rows (ONNX NonMaxSuppression; TensorRT: its EfficientNMS plugin)")
     p.add_argument("--conf", type=probability(), default=0.25,
                    help="--nms: score threshold built into the graph (default 0.25; detect cannot go below it)")
     p.add_argument("--iou", type=probability(), default=0.45, help="--nms: IoU threshold built into the graph")

@@ -214,11 +214,14 @@ def _check_backends(backends, device: torch.device, log=print, named: bool = Tru
     if unknown:
         raise UsageError(f"unknown backend {', '.join(unknown)}; choose from {', '.join(backend_names())}")
     elsewhere = [n for n in names if rows[n].device not in ("any", device.type)]
-    if elsewhere:
+    if elsewhere and named:
         raise UsageError(f"{', '.join(elsewhere)} run on the {rows[elsewhere[0]].device.upper()} here; benchmark "
                          f"them with --device {'cpu' if rows[elsewhere[0]].device == 'cpu' else '0'}")
+    if elsewhere:
+        log(f"{', '.join(elsewhere)} left out: {'they run' if len(elsewhere) > 1 else 'it runs'} on another device "
+            f"({rows[elsewhere[0]].device.upper()}) than --device {device}")
     kept = []
-    for name in names:
+    for name in (n for n in names if n not in elsewhere):
         why = rows[name].form.missing() if rows[name].form else None
         if why and named:
             raise UsageError(why)

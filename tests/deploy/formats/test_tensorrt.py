@@ -4,6 +4,7 @@ engines are built from) runs everywhere; the engines themselves only where a CUD
 import json
 import sys
 import tomllib
+from types import SimpleNamespace
 
 import numpy as np
 import onnx
@@ -14,9 +15,9 @@ from onnx import TensorProto, helper
 from yolor_cfg import api
 from yolor_cfg.cli import main
 from yolor_cfg.core.checks import UsageError
-from yolor_cfg.deploy.formats import FORMATS, ExportOptions, benchmark_rows, export_onnx
+from yolor_cfg.deploy.formats import FORMATS, ExportError, ExportOptions, benchmark_rows, export_onnx
 from yolor_cfg.deploy.formats.tensorrt import (NMS_PLUGIN, PLUGIN_DOMAIN, TensorRtFormat, append_efficient_nms,
-                                               batch_profile, tensorrt_qdq)
+                                               batch_profile, build_engine, tensorrt_qdq)
 from yolor_cfg.deploy.int8 import REASON_CONV, calibration_batches, calibration_inputs
 from yolor_cfg.deploy.nms import reference_nms
 from yolor_cfg.deploy.runtimes import RUNTIMES, open_artifact, open_onnx_session
@@ -55,7 +56,8 @@ def test_missing_says_there_is_no_gpu_and_what_to_install(monkeypatch):
     assert ENGINE.missing().endswith("; it also needs tensorrt, which is not installed: pip install "
                                      "'yolor-cfg[tensorrt]'")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert ENGINE.missing() == "--format engine needs tensorrt, which is not installed: pip install 'yolor-cfg[tensorrt]'"
+    assert ENGINE.missing() == ("--format engine needs tensorrt, which is not installed: pip install "
+                                "'yolor-cfg[tensorrt]'")
 
 
 @pytest.mark.skipif(ENGINE.missing() is None, reason="this machine can build TensorRT engines")
@@ -81,10 +83,93 @@ def test_an_engine_folder_goes_to_the_tensorrt_runtime_which_says_what_it_needs(
         open_artifact(folder)
 
 
+def test_publish_copies_the_engine_and_its_metadata_only(tmp_path):
+    scratch = tmp_path / "try3_engine"
+    scratch.mkdir()
+    for name in ("model.engine", "metadata.json", "float.onnx", "int8.onnx"):  # what quantize leaves in scratch
+        (scratch / name).write_text(name)
+    ENGINE.publish(scratch, tmp_path / "yolor_p6_int8_engine")
+    published = tmp_path / "yolor_p6_int8_engine"
+    assert sorted(p.name for p in published.iterdir()) == ["metadata.json", "yolor_p6_int8.engine"]
+    assert (published / "yolor_p6_int8.engine").read_text() == "model.engine"
+
+
 def test_raw_and_dynamic_hw_are_refused():
     for option, message in (("raw", "--raw is for ONNX"), ("dynamic_hw", "--dynamic hw is for ONNX")):
         with pytest.raises(UsageError, match=message):
             ENGINE.check_options(ExportOptions(**{option: True}))
+
+
+def _fake_tensorrt(batch: int, parse_errors=()):
+    """The part of TensorRT's Python API that build_engine calls, recording the builder config it builds with."""
+    built = []
+
+    class Config:
+        def __init__(self):
+            self.flags, self.profiles = {"TF32"}, []  # TensorRT allows TF32 unless told not to
+            self.set_flag, self.clear_flag = self.flags.add, self.flags.discard
+            self.add_optimization_profile = self.profiles.append
+
+    class Profile:
+        def set_shape(self, name, lo, opt, hi):
+            self.shapes = (name, lo, opt, hi)
+
+    class Builder:
+        def __init__(self, logger):
+            self.create_builder_config, self.create_optimization_profile = Config, Profile
+
+        def create_network(self, flags):
+            return SimpleNamespace(get_input=lambda i: SimpleNamespace(name="images", shape=(batch, 3, 64, 64)))
+
+        def build_serialized_network(self, network, config):
+            built.append(config)
+            return b"serialized"
+
+    class OnnxParser:
+        num_errors = len(parse_errors)
+
+        def __init__(self, network, logger):
+            pass
+
+        def parse_from_file(self, path):
+            return not parse_errors
+
+        def get_error(self, i):
+            return SimpleNamespace(desc=lambda: parse_errors[i])
+
+    class ILogger:
+        Severity = SimpleNamespace(ERROR=1)
+
+        def __init__(self):
+            pass
+
+    fake = SimpleNamespace(Builder=Builder, OnnxParser=OnnxParser, ILogger=ILogger,
+                           BuilderFlag=SimpleNamespace(TF32="TF32", FP16="FP16", INT8="INT8"),
+                           init_libnvinfer_plugins=lambda logger, namespace: True)
+    return fake, built
+
+
+@pytest.mark.parametrize("precision, flags", [("fp32", set()), ("fp16", {"TF32", "FP16"}),
+                                              ("int8", {"TF32", "FP16", "INT8"})])
+def test_build_engine_sets_the_precision_and_the_batch_profile(monkeypatch, tmp_path, precision, flags):
+    from yolor_cfg.deploy.runtimes import tensorrt as runtime_module
+
+    fake, built = _fake_tensorrt(batch=-1)
+    monkeypatch.setattr(runtime_module, "require_tensorrt", lambda: fake)
+    build_engine(tmp_path / "m.onnx", tmp_path / "m.engine", precision, (1, 4, 16))
+    assert (tmp_path / "m.engine").read_bytes() == b"serialized"
+    assert built[0].flags == flags  # fp32: TF32 off, so that parity holds at 1e-4
+    (profile,) = built[0].profiles
+    assert profile.shapes == ("images", (1, 3, 64, 64), (4, 3, 64, 64), (16, 3, 64, 64))
+    fake, built = _fake_tensorrt(batch=2)
+    monkeypatch.setattr(runtime_module, "require_tensorrt", lambda: fake)
+    build_engine(tmp_path / "m.onnx", tmp_path / "m.engine", precision, (2, 2, 2))
+    assert built[0].profiles == []  # a fixed batch needs no profile
+    fake, built = _fake_tensorrt(batch=1, parse_errors=["no importer for op Foo"])
+    monkeypatch.setattr(runtime_module, "require_tensorrt", lambda: fake)
+    with pytest.raises(ExportError, match="TensorRT's ONNX parser refused the model: no importer for op Foo"):
+        build_engine(tmp_path / "m.onnx", tmp_path / "x.engine", precision, (1, 1, 1))
+    assert not built and not (tmp_path / "x.engine").exists()
 
 
 # ---- --nms: TensorRT's EfficientNMS_TRT plugin ----
@@ -110,7 +195,8 @@ def test_efficient_nms_node_is_what_tensorrt_parses(tiny_onnx):
                      "score_threshold": pytest.approx(0.3)}
     assert types["iou_threshold"] == types["score_threshold"] == onnx.AttributeProto.FLOAT
     assert types["max_output_boxes"] == types["box_coding"] == onnx.AttributeProto.INT
-    outputs = {o.name: (o.type.tensor_type.elem_type, [d.dim_param or d.dim_value for d in o.type.tensor_type.shape.dim])
+    outputs = {o.name: (o.type.tensor_type.elem_type, [d.dim_param or d.dim_value
+                                                       for d in o.type.tensor_type.shape.dim])
                for o in proto.graph.output}
     assert list(outputs)[:4] == list(plugin[0].output)
     assert outputs == {"num_detections": (TensorProto.INT32, ["batch", 1]),
