@@ -64,17 +64,18 @@ class CompiledModel(nn.Module):
         self._is_head = [node.spec.is_head for node in graph.nodes]
         # training-only heads (yolov7's auxiliary heads): skipped at inference
         self._train_only = [node.spec.is_head and not node.spec.inference_output(node) for node in graph.nodes]
-        self._is_aux = [node.spec.aux_output is not None for node in graph.nodes]
+        self._aux = [node.spec if node.spec.aux_output is not None else None for node in graph.nodes]
         self._release = release_schedule(graph)
         self.head_specs = graph.head_specs()  # every head's contract, training-only heads included
 
     # ---- running ----
     def run_layers(self, x: torch.Tensor, keep_all: bool = False):
         """(every layer's output (None once freed unless keep_all), decoded head outputs, raw head outputs,
-        the [multilabel] output or None): what forward, trace and the exporter build on."""
+        {aux output name: value} of the layers with an ``aux_output``): what forward, trace and the
+        exporter build on."""
         outs: list = [None] * len(self.module_list)
         decoded, raw = [], []
-        aux = None
+        aux = {}
         for i, module in enumerate(self.module_list):
             if self._train_only[i] and not self.training:
                 continue
@@ -84,25 +85,31 @@ class CompiledModel(nn.Module):
                     decoded.append(y[0])
                     y = y[1]
                 raw.append(y)
-            if self._is_aux[i]:
-                aux = y
+            if self._aux[i] is not None:
+                aux[self._aux[i].aux_output] = y
             outs[i] = y
             if not keep_all:
                 for j in self._release[i]:
                     outs[j] = None
         return outs, decoded, raw, aux
 
+    def inference_aux(self, aux: dict, raw: list) -> dict:
+        """The aux outputs as inference returns them: {'class_scores': probabilities, 'embeddings': one per
+        detection, ...}, each computed by its layer's kind."""
+        kinds = {spec.aux_output: spec for spec in self._aux if spec is not None}
+        return dict(kinds[name].inference_aux(value, raw) for name, value in aux.items())
+
     def forward(self, x: torch.Tensor):
-        """See the class docstring; a graph with a [multilabel] head also returns its image-level
-        class logits (train: ``(raw, logits)``) or probabilities (eval: ``(detections, raw, scores)``)."""
+        """See the class docstring; a graph with aux outputs ([multilabel], [embedding]) also returns them:
+        train ``(raw, {name: value})``, eval ``(detections, raw, {name: value})`` (``inference_aux``)."""
         outs, decoded, raw, aux = self.run_layers(x, keep_all=False)
         if not raw:
             return outs[-1]
         if self.training:
-            return raw if aux is None else (raw, aux)
-        if aux is None:
+            return (raw, aux) if aux else raw
+        if not aux:
             return torch.cat(decoded, 1), raw
-        return torch.cat(decoded, 1), raw, torch.sigmoid(aux)
+        return torch.cat(decoded, 1), raw, self.inference_aux(aux, raw)
 
     @torch.no_grad()
     def live_bytes(self, x: torch.Tensor, keep_all: bool = False) -> int:
@@ -147,8 +154,9 @@ class CompiledModel(nn.Module):
         return [self._inputs[i][0] for i, (h, t) in enumerate(zip(self._is_head, self._train_only)) if h and not t]
 
     @property
-    def has_multilabel(self) -> bool:
-        return any(self._is_aux)
+    def aux_outputs(self) -> list[str]:
+        """Names of the aux outputs at inference ('class_scores', 'embeddings'), in layer order."""
+        return [spec.aux_inference or spec.aux_output for spec in self._aux if spec is not None]
 
     @property
     def inference_head_specs(self):

@@ -35,7 +35,8 @@ class OptimizedModel(nn.Module):
     @staticmethod
     def _to_float(out):
         if isinstance(out, tuple):
-            return (out[0].float(), [r.float() for r in out[1]], *[t.float() for t in out[2:]])
+            extras = ({k: v.float() for k, v in out[2].items()},) if len(out) == 3 else ()
+            return (out[0].float(), [r.float() for r in out[1]], *extras)
         return out.float()
 
     def forward(self, x: torch.Tensor):

@@ -33,8 +33,10 @@ class _Exported(nn.Module):
         self.model, self.raw, self.taps, self.head_inputs = model, raw, taps, head_inputs
 
     def forward(self, x):
-        outs, decoded, raw, _ = self.model.run_layers(x, keep_all=bool(self.taps) or self.head_inputs)
+        outs, decoded, raw, aux = self.model.run_layers(x, keep_all=bool(self.taps) or self.head_inputs)
         main = tuple(raw) if self.raw or not decoded else (torch.cat(decoded, 1),)
+        if decoded and not self.raw and not self.head_inputs:  # class scores, embeddings per detection
+            main += tuple(self.model.inference_aux(aux, raw).values())
         if self.head_inputs:
             main = tuple(outs[i] for i in self.model.inference_head_inputs)
         if not self.model.heads:
@@ -83,7 +85,9 @@ def _output_names(exported, opts: ExportOptions) -> list[str]:
     if opts.head_inputs:
         return [f"head_input_{i}" for i in range(len(exported.inference_heads))]
     n_main = len(exported.inference_heads) if (opts.raw and exported.heads) else 1
-    return [f"raw_{i}" for i in range(n_main)] if n_main > 1 or opts.raw else [OUTPUT]
+    if n_main > 1 or opts.raw:
+        return [f"raw_{i}" for i in range(n_main)]
+    return [OUTPUT] + (exported.aux_outputs if exported.heads else [])
 
 
 def _trace(exported, opts: ExportOptions, x: torch.Tensor, main_names: list[str], taps: list[int]) -> onnx.ModelProto:
@@ -108,7 +112,8 @@ def _trace(exported, opts: ExportOptions, x: torch.Tensor, main_names: list[str]
     return proto
 
 
-def _metadata(model, exported, opts: ExportOptions, size: tuple[int, int], taps: list[int]) -> dict[str, str]:
+def _metadata(model, exported, opts: ExportOptions, size: tuple[int, int], taps: list[int],
+              names: list[str]) -> dict[str, str]:
     """What a runtime needs besides the graph: class names, strides, anchors, input size, layout."""
     return {
         "names": json.dumps(opts.names or getattr(model, "names", []) or []),
@@ -123,6 +128,7 @@ def _metadata(model, exported, opts: ExportOptions, size: tuple[int, int], taps:
         "layer_outputs": json.dumps({f"layer_{exported.graph.nodes[i].origin}": exported.graph.nodes[i].origin
                                      for i in taps}),
         "prediction_outputs": json.dumps(_prediction_outputs(exported, taps)),
+        "outputs": json.dumps(names),
         **({"nms_thresholds": json.dumps({"conf": opts.conf, "iou": opts.iou, "max_det": opts.max_det})}
            if opts.nms else {}),
     }
@@ -149,8 +155,10 @@ def parity(reference, run, opts: ExportOptions, size: tuple[int, int]) -> list[t
                 ref = [layers[i] for i in reference.inference_head_inputs]
         if opts.head_inputs:
             refs = ref
+        elif isinstance(ref, tuple) and not opts.raw:
+            refs = [ref[0], *(ref[2].values() if len(ref) == 3 else [])]
         else:
-            refs = [ref[0]] if isinstance(ref, tuple) and not opts.raw else (list(ref[1]) if isinstance(ref, tuple) else [ref])
+            refs = list(ref[1]) if isinstance(ref, tuple) else [ref]
         got = run(xb.numpy())
         results.append((b, max(max_error(np.asarray(g, np.float32), r.numpy()) for g, r in zip(got, refs))))
     return results
@@ -181,8 +189,12 @@ def export_onnx(model, out: str | Path, opts: ExportOptions | None = None) -> Ex
     if opts.nms:
         if opts.raw or opts.head_inputs or not exported.heads:
             raise ExportError("--nms needs a detector exported with decoded outputs (not --raw)")
+        if "embeddings" in main_names:
+            raise ExportError("--nms keeps no link from its rows to the detections they came from, so the "
+                              "embeddings could not follow them: export this tracking model without --nms")
         append_nms(proto, OUTPUT, opts.conf, opts.iou, opts.max_det, out_name="nms")
-    for key, value in _metadata(model, exported, opts, size, taps).items():
+    graph_outputs = [o.name for o in proto.graph.output]
+    for key, value in _metadata(model, exported, opts, size, taps, graph_outputs).items():
         proto.metadata_props.append(onnx.StringStringEntryProto(key=key, value=value))
     onnx.checker.check_model(proto, full_check=True)
     tol = opts.tolerance if opts.tolerance is not None else (1e-2 if opts.half else 1e-4)

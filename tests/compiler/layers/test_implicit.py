@@ -95,7 +95,8 @@ def test_multilabel_head_trains_jointly():
         "[yolo]\nmask=0,1,2\nanchors=4,4, 8,8, 16,16\nclasses=3\nnum=3\n"
         "[multilabel]\nfrom=0\nclasses=3\nimplicit=both\n")
     model = yolor_cfg.compile(cfg).train()
-    raw, logits = model(torch.rand(2, 3, 32, 32))
+    raw, aux = model(torch.rand(2, 3, 32, 32))
+    logits = aux["multilabel"]
     assert logits.shape == (2, 3) and len(raw) == 1
     targets = torch.tensor([[0, 2, 0.5, 0.5, 0.2, 0.2], [1, 0, 0.3, 0.3, 0.1, 0.1]])
     assert image_labels(targets, 2, 3).tolist() == [[0, 0, 1], [1, 0, 0]]
@@ -104,5 +105,6 @@ def test_multilabel_head_trains_jointly():
     head = model.module_list[-1]
     assert head.Linear.weight.grad.abs().sum() > 0 and head.ia.grad is not None and head.im.grad is not None
     model.eval()
-    dets, raw, scores = model(torch.rand(1, 3, 32, 32))
+    dets, raw, extras = model(torch.rand(1, 3, 32, 32))
+    scores = extras["class_scores"]
     assert scores.shape == (1, 3) and ((scores > 0) & (scores < 1)).all()

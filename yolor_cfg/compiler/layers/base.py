@@ -136,7 +136,9 @@ class LayerKind:
     yolor_builds: ClassVar[bool] = True  # YOLOR's code builds it (False: its presence means darknet)
     extension_keys: ClassVar[frozenset[str]] = frozenset()  # yolor-cfg's own keys: no dialect evidence
     is_head: ClassVar[bool] = False  # a detection head: its outputs are the model's outputs
-    aux_output: ClassVar[str | None] = None  # an extra model output (e.g. 'multilabel' class logits)
+    aux_output: ClassVar[str | None] = None  # the name of an extra output besides the heads ('multilabel' logits,
+    # 'embeddings'): training returns it as the layer computes it, inference as ``inference_aux`` turns it
+    aux_inference: ClassVar[str | None] = None  # the output's name at inference (default: aux_output)
     # pass hooks
     inference_identity: ClassVar[bool] = False  # passes its first input through at inference (dce removes it)
     implicit_source: ClassVar[bool] = False  # a learned tensor with no input (fold_implicit reads it)
@@ -204,8 +206,9 @@ class LayerKind:
         affine_conv names a BatchNorm overrides this (the registry test checks that it does)."""
 
     def inference_output(self, node: Node) -> bool:
-        """Whether the model returns this layer's output at inference (a head that is not training-only)."""
-        return self.is_head
+        """Whether the model returns this layer's output at inference: a head that is not training-only, or an
+        aux output ([multilabel], [embedding]; dce keeps these, nothing else reads them)."""
+        return self.is_head or self.aux_output is not None
 
     def head(self, node: Node, ctx: Context) -> HeadSpec | None:
         """The head contract of a node of a kind with ``is_head`` (the registry test checks they say it)."""
@@ -214,6 +217,17 @@ class LayerKind:
     def as_convolution(self, node: Node, params: dict, eps: float) -> tuple[str, dict, dict] | None:
         """(kind name, options, tensors) of the one convolution this layer computes at inference
         (fold_repconv rewrites it into that), or None when it is not one."""
+        return None
+
+    def inference_aux(self, value, raw: list):
+        """(output name, tensor) of an ``aux_output`` layer at inference, from its training-time value and the
+        inference heads' raw outputs (e.g. probabilities from logits; one embedding per detection)."""
+        return self.aux_inference or self.aux_output, value
+
+    def fold_own_implicit(self, node: Node, params: dict) -> tuple[dict, dict] | None:
+        """For a kind whose module holds implicit knowledge of its own (iJDC, iJDE): the options and
+        tensors of the same layer with it folded into its linear map (fold_implicit applies them);
+        None when there is none."""
         return None
 
     def lowered_convolution(self, node: Node, params: dict) -> tuple[str, dict, dict] | None:

@@ -11,11 +11,17 @@ class MultiLabel(LayerKind):
     example = "[convolutional]\nfilters=21\nsize=1\nactivation=linear\n[yolo]\nmask=0,1,2\nanchors=10,13,16,30,33,23\nclasses=2\nnum=3\n[multilabel]\nfrom=0\nclasses=2\nimplicit=both\n"
     name = "multilabel"
     aux_output = "multilabel"
+    aux_inference = "class_scores"
     summary = "image-level multi-label classifier on a feature layer (joint detection and classification)"
     options = {"from": Int(-1, doc="the feature layer (default: the previous one)"),
                "classes": Int(required=True, min=1),
                "implicit": Choice("none", choices=("none", "add", "mul", "both")),
                "std": Float(0.02, min=0)}
+
+    def inference_aux(self, value, raw):
+        import torch
+
+        return self.aux_inference, torch.sigmoid(value)
 
     def dialect_evidence(self, node):
         return []  # a yolor-cfg extension: it says nothing about either dialect
@@ -53,3 +59,15 @@ class MultiLabel(LayerKind):
         if o["implicit"] in ("mul", "both"):
             layout.append(("im", (o["classes"],)))
         return layout
+
+    def fold_own_implicit(self, node, params):
+        """(W (v + a) + b) * m = (m W) v + m (W a + b): the iJDC head becomes a plain linear classifier."""
+        o = node.options
+        if o["implicit"] == "none":
+            return None
+        w, b = params["Linear.weight"], params["Linear.bias"]
+        if "ia" in params:
+            b = b + w @ params["ia"]
+        if "im" in params:
+            w, b = w * params["im"].view(-1, 1), b * params["im"]
+        return {**o, "implicit": "none"}, {"Linear.weight": w, "Linear.bias": b}

@@ -6,7 +6,9 @@ convolution (the YOLOR paper's equations 9 and 10).
 - multiply (control_channels): into the output channels of the preceding linear convolution, or
   into the input channels of the following convolution (always exact: 0 x m = 0 in the padding);
 - concatenate (alternate_channels): the constant channels into the following convolution's bias
-  (1x1 or unpadded), which then reads only the features.
+  (1x1 or unpadded), which then reads only the features;
+- a kind holding implicit knowledge of its own ([multilabel], [embedding]) folds it itself
+  (``fold_own_implicit``).
 """
 from __future__ import annotations
 
@@ -109,4 +111,9 @@ def fold_implicit(wg: WeightedGraph) -> PassResult:
         doomed.add(node.index)
         res.rewrites.append(f"{describe(node)}: implicit {op} of layer {src.origin} folded {where}")
     wg.remove(doomed)
+    for node in wg.nodes:
+        folded = node.spec.fold_own_implicit(node, wg.params[node.index])
+        if folded is not None:
+            node.options, wg.params[node.index] = folded
+            res.rewrites.append(f"{describe(node)}: its own implicit knowledge folded into its projection")
     return res

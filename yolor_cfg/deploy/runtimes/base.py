@@ -61,11 +61,13 @@ class ArtifactInfo:
 class Prediction:
     """A runtime's answer for a batch: decoded detections (batch x N x (5 + classes), boxes as cx, cy,
     w, h in input pixels) or, for models exported with NMS, rows (batch, x1, y1, x2, y2, score, class);
-    ``class_scores`` holds a [multilabel] head's image-level probabilities when there is one.
+    ``class_scores`` holds a [multilabel] head's image-level probabilities and ``embeddings`` an [embedding]
+    layer's vector for each detection row (batch x N x dim, L2-normalised), when the model has them.
     Float32; on the CPU, except the PyTorch runtime's detections, which stay on its device."""
     detections: torch.Tensor | None = None
     nms_rows: torch.Tensor | None = None
     class_scores: torch.Tensor | None = None
+    embeddings: torch.Tensor | None = None
 
 
 class Runtime(ABC):
@@ -110,13 +112,17 @@ class Runtime(ABC):
     def _prediction(self, outs) -> Prediction:
         outs = [_tensor(o) for o in outs]
         if self.info.output == "heads":
-            outs = [self._decode_heads(outs)]
-        if self.info.output == "nms":
-            return Prediction(nms_rows=outs[0])
+            return Prediction(detections=self._decode_heads(outs))
         if self.info.output == "raw":
             raise UsageError(f"this {self.kind} model was exported with --raw (head outputs before decoding): "
                              "detect and val need an export with decoded outputs")
-        return Prediction(detections=outs[0], class_scores=outs[2] if len(outs) == 3 else None)
+        # the outputs by the names export gave them, in graph order (older files: the first alone)
+        named = dict(zip(json.loads(self.info.metadata.get("outputs", "[]")) or ["nms" if self.info.output == "nms"
+                                                                                 else "detections"], outs))
+        if self.info.output == "nms":
+            return Prediction(nms_rows=named.get("nms", outs[0]), class_scores=named.get("class_scores"))
+        return Prediction(detections=named.get("detections", outs[0]), class_scores=named.get("class_scores"),
+                          embeddings=named.get("embeddings"))
 
     def _decode_heads(self, maps) -> torch.Tensor:
         """Detections from the maps the heads read, decoded by the heads of the cfg in the metadata."""

@@ -57,7 +57,9 @@ class TorchRuntime(Runtime):
         # detections stay on the model's device: validation runs its NMS there, as training did before
         if not isinstance(out, tuple):
             return Prediction(detections=out.float())
-        return Prediction(detections=out[0].float(), class_scores=out[2].float().cpu() if len(out) == 3 else None)
+        extras = {k: v.float().cpu() for k, v in out[2].items()} if len(out) == 3 else {}
+        return Prediction(detections=out[0].float(), class_scores=extras.get("class_scores"),
+                          embeddings=extras.get("embeddings"))
 
     def kernels(self) -> str:
         if self.device.type == "cuda":

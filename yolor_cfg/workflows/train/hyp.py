@@ -16,6 +16,7 @@ DEFAULT_HYP = {
     "degrees": 0.0, "translate": 0.1, "scale": 0.5, "shear": 0.0, "perspective": 0.0, "flipud": 0.0,
     "fliplr": 0.5, "mosaic": 1.0, "mixup": 0.0,
     "mlc": 0.05,  # gain of a [multilabel] head's BCE (joint detection and classification)
+    "emb": 0.05,  # gain of an [embedding] layer's identity cross-entropy (joint detection and embedding)
 }
 
 

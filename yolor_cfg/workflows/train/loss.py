@@ -9,6 +9,7 @@ import math
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 # YOLOR's loss raises the objectness gain by 1.4 for networks with 4 or more output levels (its P6
 # models), to balance the extra, coarser levels.
@@ -176,3 +177,35 @@ class MultiLabelLoss:
     def __call__(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         y = image_labels(targets, logits.shape[0], logits.shape[1])
         return self.bce(logits.float(), y) * self.gain * logits.shape[0]
+
+
+class EmbeddingLoss(nn.Module):
+    """JDE's and FairMOT's identity loss for an [embedding] layer: each labelled object's embedding, read
+    at its centre cell of the embedding map, is classified over the training identities by a linear
+    classifier after a learned scale (JDE's s = sqrt(2) log(n - 1) to start: unit vectors need it for
+    the softmax to become confident); cross-entropy, times ``emb`` (hyp) and the batch size like the
+    detection loss. Rows whose identity is -1 (unknown) are left out.
+
+    A hyp gain, not JDE's learned uncertainty weights: those would also reweight YOLOR's detection loss,
+    whose gains are tuned (and checked against the reference code); one gain on the new task keeps the
+    detector's loss YOLOR's. The classifier exists only while training: it is saved in training
+    checkpoints (to resume) but is no part of the model, its inference graph or any export."""
+
+    def __init__(self, dim: int, num_ids: int, gain: float):
+        super().__init__()
+        self.classifier = nn.Linear(dim, num_ids)
+        self.scale = nn.Parameter(torch.tensor(math.sqrt(2) * math.log(max(num_ids - 1, 2))))
+        self.gain = gain
+
+    def forward(self, embeddings: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """``embeddings``: batch x dim x H x W (L2-normalised); ``targets``: rows (image, class, x, y, w, h,
+        identity), boxes normalised."""
+        batch, _, h, w = embeddings.shape
+        known = targets[targets[:, 6] >= 0] if targets.shape[1] > 6 else targets[:0]
+        if not len(known):
+            return embeddings.sum() * 0.0  # keeps the graph (DDP needs every parameter used)
+        gi = (known[:, 2] * w).long().clamp(0, w - 1)
+        gj = (known[:, 3] * h).long().clamp(0, h - 1)
+        vectors = embeddings[known[:, 0].long(), :, gj, gi].float()
+        logits = self.classifier(self.scale * vectors)
+        return F.cross_entropy(logits, known[:, 6].long()) * self.gain * batch

@@ -31,7 +31,7 @@ from ..eval.validate import check_can_score, run_validation
 from ...compiler.io.checkpoint import load_state_dict, read_torch_file, save_checkpoint
 from .data import DataConfig, DetectionDataset, build_index, collate
 from .hyp import check_hyp, load_hyp
-from .loss import MultiLabelLoss, YoloLoss
+from .loss import EmbeddingLoss, MultiLabelLoss, YoloLoss
 
 NOMINAL_BATCH = 64
 
@@ -312,6 +312,7 @@ class Trainer:
         if not train_index.images:
             raise TrainingError("no usable training images (see the skipped list above)")
         check_can_score(val_index)  # every epoch is scored on it: refuse before the first one, not after
+        self.num_ids = getattr(train_index, "num_ids", 0)  # identities to learn embeddings from (tracking data)
         self.train_set = DetectionDataset(train_index, opt.img, augment=True, hyp=self.hyp, seed=opt.seed)
         per_rank = max(opt.batch // self.world, 1)
         if self.rank >= 0:
@@ -380,6 +381,9 @@ class Trainer:
             optimizer = torch.optim.SGD(bn_weights, lr=hyp["lr0"], momentum=hyp["momentum"], nesterov=True)
         optimizer.add_param_group({"params": decayed, "weight_decay": weight_decay})
         optimizer.add_param_group({"params": biases})
+        embedding_loss = self._embedding_loss(model)
+        if embedding_loss is not None:  # the identity classifier trains with the model, outside it
+            optimizer.add_param_group({"params": list(embedding_loss.parameters()), "weight_decay": weight_decay})
         if opt.linear_lr:
             lr_lambda = lambda x: (1 - x / opt.epochs) * (1.0 - hyp["lrf"]) + hyp["lrf"]  # noqa: E731
         else:
@@ -402,8 +406,25 @@ class Trainer:
         warmup = min(max(round(hyp["warmup_epochs"] * batches), 1), 1000) if hyp["warmup_epochs"] > 0 else 0
         loss_hyp = dict(hyp, cls=hyp["cls"] * self.data.nc / 80)  # YOLOR scales the class gain to the class count
         return _Run(model, ema, optimizer, scheduler, lr_lambda, torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16),
-                    amp_dtype, YoloLoss(_unwrap(model), loss_hyp), MultiLabelLoss(hyp), accumulate, warmup,
-                    start_epoch, best_fitness, self.save_dir / "weights")
+                    amp_dtype, YoloLoss(_unwrap(model), loss_hyp), MultiLabelLoss(hyp), embedding_loss, accumulate,
+                    warmup, start_epoch, best_fitness, self.save_dir / "weights")
+
+    def _embedding_loss(self, model) -> EmbeddingLoss | None:
+        """The identity loss when the model has an [embedding] layer and the data identities; a note when
+        only one of them is there (the other part trains as it would alone)."""
+        dims = [n.shape.c for n in model.graph.nodes if n.spec.aux_output == "embeddings"]
+        if dims and self.num_ids > 1:
+            loss = EmbeddingLoss(dims[0], self.num_ids, self.hyp["emb"]).to(self.device)
+            if self.resume_ckpt is not None and "embedding_loss" in self.resume_ckpt:
+                loss.load_state_dict(self.resume_ckpt["embedding_loss"])
+            if self.main:
+                print(f"embedding: {dims[0]}-d, trained to tell {self.num_ids} identities apart (gain emb "
+                      f"{self.hyp['emb']:g})")
+            return loss
+        if dims and self.main:
+            print("note: the [embedding] layer is not trained: the training data has no identities (list "
+                  "MOTChallenge sequences or JDE label files in the data yaml)")
+        return None
 
     def _resume_state(self, optimizer, scheduler, ema) -> tuple[int, float]:
         """(first epoch, best fitness so far): a resumed run's, with its optimizer, schedule, EMA and RNGs."""
@@ -454,10 +475,13 @@ class Trainer:
                 self._warm_up(run, iteration, epoch)
             with torch.autocast(device_type=self.device.type, dtype=run.amp_dtype, enabled=run.amp_dtype is not None):
                 out = model(imgs)
-            raw, mlc_logits = out if isinstance(out, tuple) else (out, None)
-            loss, items = run.detection_loss([r.float() for r in raw], targets)
+            raw, aux = out if isinstance(out, tuple) else (out, {})
+            mlc_logits = aux.get("multilabel")
+            loss, items = run.detection_loss([r.float() for r in raw], targets[:, :6])
             if mlc_logits is not None:
-                loss = loss + run.multilabel_loss(mlc_logits, targets)
+                loss = loss + run.multilabel_loss(mlc_logits, targets[:, :6])
+            if run.embedding_loss is not None:
+                loss = loss + run.embedding_loss(aux["embeddings"], targets)
             if self.rank >= 0:
                 loss = loss * self.world  # DDP averages gradients across ranks
             if not torch.isfinite(loss):
@@ -508,7 +532,8 @@ class Trainer:
                  "model_train": {k: v.detach().cpu() for k, v in _unwrap(run.model).state_dict().items()},
                  "rng": _rng_state(), "save_dir": str(self.save_dir),
                  "train_options": {k: v for k, v in asdict(opt).items() if k != "hyp_overrides"},
-                 "metrics": result.metrics}
+                 "metrics": result.metrics,
+                 **({"embedding_loss": run.embedding_loss.state_dict()} if run.embedding_loss is not None else {})}
         save_checkpoint(run.ema.ema, run.weights_dir / "last.pt", self.data.names, **extra)
         if fitness >= run.best_fitness:
             save_checkpoint(run.ema.ema, run.weights_dir / "best.pt", self.data.names, **extra)
@@ -528,6 +553,7 @@ class _Run:
     amp_dtype: torch.dtype | None
     detection_loss: YoloLoss
     multilabel_loss: MultiLabelLoss
+    embedding_loss: EmbeddingLoss | None  # with an [embedding] layer and identities in the data
     accumulate: int  # batches per optimizer step (ramps up during warm-up)
     warmup_iterations: int
     start_epoch: int
