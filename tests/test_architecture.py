@@ -148,3 +148,13 @@ def test_checking_a_cfg_does_not_import_torch(tmp_path):
               f"assert not loaded, loaded[:5]\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_every_package_is_installed():
+    """pyproject lists the packages by hand: a new subpackage left out works in a checkout and is missing
+    from a wheel."""
+    import tomllib
+
+    listed = set(tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(("yolor_cfg",) + p.parent.relative_to(PACKAGE).parts) for p in PACKAGE.rglob("__init__.py")}
+    assert not found - listed, f"add to [tool.setuptools] packages: {sorted(found - listed)}"

@@ -76,24 +76,34 @@ def train(cfg: str | Path = "", data: str = "synth", **options) -> TrainResult:
                        result.get("metrics", {}))
 
 
-def synth(n_train: int = 2000, n_val: int = 200, img: int = 256, seed: int = 0, out: str | Path | None = None) -> Path:
-    """``yolor-cfg data synth``: the built-in synthetic dataset (coloured shapes on textured backgrounds,
-    YOLO labels and a COCO json); returns its data.yaml. Without ``out``, the cached copy for these
-    settings (built on first use); with ``out``, a new folder (refused when it exists and is not empty)."""
+def synth(n_train: int | None = None, n_val: int | None = None, img: int = 256, seed: int = 0,
+          out: str | Path | None = None, *, tracks: bool = False, frames: int = 60) -> Path:
+    """``yolor-cfg data synth``: a built-in synthetic dataset; returns its data.yaml. By default coloured
+    shapes on textured backgrounds (YOLO labels and a COCO json; ``n_train``/``n_val`` images, 2000/200);
+    with ``tracks``, MOTChallenge sequences of look-alike objects with their own appearance that cross
+    and pass behind an occluder (``n_train``/``n_val`` sequences, 4/2, of ``frames`` frames). Without
+    ``out``, the cached copy for these settings (built on first use); with ``out``, a new folder (refused
+    when it exists and is not empty)."""
     from .core.files import atomic_dir
     from .workflows.train.synth import build_synth, ensure_synth
+    from .workflows.train.synth_tracks import build_synth_tracks, ensure_synth_tracks
 
-    for value, what, low in ((n_train, "n_train", 1), (n_val, "n_val", 1), (seed, "seed", 0)):
+    n_train = (4 if tracks else 2000) if n_train is None else n_train
+    n_val = (2 if tracks else 200) if n_val is None else n_val
+    for value, what, low in ((n_train, "n_train", 1), (n_val, "n_val", 1), (seed, "seed", 0), (frames, "frames", 1)):
         checks.int_in(value, what, low)
     checks.img_size(img, "img")
     if out is None:
-        return ensure_synth(n_train, n_val, img, seed)
+        return ensure_synth_tracks(n_train, n_val, frames, img, seed) if tracks else ensure_synth(n_train, n_val, img, seed)
     out = Path(checks.output_dir(out, "dataset folder"))
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise checks.UsageError(f"--out {out}: exists and is not empty; data synth writes a whole new dataset and "
                                 "never mixes it into another one: give a new folder")
     with atomic_dir(out) as tmp:
-        build_synth(tmp, n_train, n_val, img, seed, final=out)
+        if tracks:
+            build_synth_tracks(tmp, n_train, n_val, frames, img, seed=seed, final=out)
+        else:
+            build_synth(tmp, n_train, n_val, img, seed, final=out)
     return out / "data.yaml"
 
 

@@ -40,6 +40,10 @@ class YolorCfgError(Exception):
     """Base class of every error this package raises on purpose."""
 
 
+class DataError(YolorCfgError, ValueError):
+    """A data.yaml, dataset, label or tracking file that cannot be used (says what is wrong, with the file)."""
+
+
 class CfgError(YolorCfgError):
     """One or more errors in a cfg file; ``diagnostics`` holds all of them."""
 

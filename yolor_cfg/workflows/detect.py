@@ -25,6 +25,7 @@ class Detection:
     score: float
     cls: int
     name: str
+    embedding: np.ndarray | None = None  # the appearance vector of a model with an [embedding] layer
 
     def as_dict(self) -> dict:
         return {"box": [round(v, 2) for v in self.box], "score": round(self.score, 5), "class": self.cls, "name": self.name}
@@ -88,13 +89,16 @@ class Predictor:
             rows = prediction.nms_rows
             rows = rows[rows[:, 5] > conf][:, 1:]  # drop the batch column
         else:
-            rows = non_max_suppression(prediction.detections.cpu(), conf, iou, max_det=max_det)[0]
+            carry = prediction.embeddings.cpu() if prediction.embeddings is not None else None
+            rows = non_max_suppression(prediction.detections.cpu(), conf, iou, max_det=max_det, carry=carry)[0]
+        embeddings = rows[:, 6:].numpy() if rows.shape[1] > 6 else [None] * len(rows)
         scores = {}
         if prediction.class_scores is not None:
             scores = {self._name(c): float(p) for c, p in enumerate(prediction.class_scores[0].tolist())}
         boxes = scale_boxes(rows[:, :4], ratio, pad, image.shape[:2])
-        return Detections([Detection(tuple(b), float(s), int(c), self._name(int(c)))
-                           for b, s, c in zip(boxes.tolist(), rows[:, 4].tolist(), rows[:, 5].tolist())], scores)
+        return Detections([Detection(tuple(b), float(s), int(c), self._name(int(c)), e)
+                           for b, s, c, e in zip(boxes.tolist(), rows[:, 4].tolist(), rows[:, 5].tolist(), embeddings)],
+                          scores)
 
 
 def draw(image: np.ndarray, detections: list[Detection]) -> np.ndarray:

@@ -60,23 +60,26 @@ def xywh2xyxy(x: torch.Tensor) -> torch.Tensor:
 
 
 def non_max_suppression(pred: torch.Tensor, conf: float = 0.25, iou: float = 0.45, agnostic: bool = False,
-                        multi_label: bool = True, max_det: int = 300, max_candidates: int = 30000) -> list[torch.Tensor]:
+                        multi_label: bool = True, max_det: int = 300, max_candidates: int = 30000,
+                        carry: torch.Tensor | None = None) -> list[torch.Tensor]:
     """Decoded detections (batch x N x (5+nc): cx, cy, w, h, objectness, class scores) -> per image
-    rows (x1, y1, x2, y2, score, class), score = objectness x class score, best first."""
+    rows (x1, y1, x2, y2, score, class), score = objectness x class score, best first. ``carry``
+    (batch x N x k, e.g. embeddings) follows each kept row as k more columns."""
     out = []
-    for det in pred:
+    for b, det in enumerate(pred):
+        extra = carry[b][det[:, 4] > conf] if carry is not None else det.new_zeros((int((det[:, 4] > conf).sum()), 0))
         det = det[det[:, 4] > conf]
         if not len(det):
-            out.append(det.new_zeros((0, 6)))
+            out.append(det.new_zeros((0, 6 + extra.shape[1])))
             continue
         boxes = xywh2xyxy(det[:, :4])
         scores = det[:, 5:] * det[:, 4:5]
         if multi_label:
             i, j = (scores > conf).nonzero(as_tuple=True)
-            rows = torch.cat((boxes[i], scores[i, j, None], j[:, None].to(det.dtype)), 1)
+            rows = torch.cat((boxes[i], scores[i, j, None], j[:, None].to(det.dtype), extra[i].to(det.dtype)), 1)
         else:
             best, j = scores.max(1, keepdim=True)
-            rows = torch.cat((boxes, best, j.to(det.dtype)), 1)[best.view(-1) > conf]
+            rows = torch.cat((boxes, best, j.to(det.dtype), extra.to(det.dtype)), 1)[best.view(-1) > conf]
         if len(rows) > max_candidates:
             rows = rows[rows[:, 4].topk(max_candidates).indices]
         classes = torch.zeros_like(rows[:, 5]) if agnostic else rows[:, 5]

@@ -2,7 +2,8 @@
 shear, perspective, fliplr, flipud, mosaic, mixup). Every random draw comes from the numpy
 Generator passed in, so a seeded run is repeatable whatever the number of workers.
 
-Labels are arrays of rows (class, x1, y1, x2, y2) in pixels."""
+Labels are arrays of rows (class, x1, y1, x2, y2) in pixels; further columns (an identity) ride along
+with their box, untouched."""
 from __future__ import annotations
 
 import math
@@ -79,7 +80,8 @@ def box_candidates(box1, box2, wh_thr=2, ar_thr=20, area_thr=0.1):
 def mosaic(load, index: int, n_items: int, size: int, rng: np.random.Generator, hyp: dict):
     """Four images around a random centre on a 2size x 2size canvas, then a random affine back to size.
 
-    ``load(i)`` returns (image resized so its long side is ``size``, labels in its pixels)."""
+    ``load(i)`` returns (image resized so its long side is ``size``, labels in its pixels; every call the
+    same number of columns, even with no rows)."""
     yc, xc = (int(v) for v in rng.uniform(size * 0.5, size * 1.5, 2))
     indices = [index] + [int(i) for i in rng.integers(0, n_items, 3)]
     canvas = np.full((size * 2, size * 2, 3), PAD_VALUE, dtype=np.uint8)
@@ -100,13 +102,12 @@ def mosaic(load, index: int, n_items: int, size: int, rng: np.random.Generator, 
             x1a, y1a, x2a, y2a = xc, yc, min(xc + w, size * 2), min(size * 2, yc + h)
             x1b, y1b, x2b, y2b = 0, 0, min(w, x2a - x1a), min(y2a - y1a, h)
         canvas[y1a:y2a, x1a:x2a] = img[y1b:y2b, x1b:x2b]
-        if len(labels):
-            labels = labels.copy()
-            labels[:, [1, 3]] += x1a - x1b
-            labels[:, [2, 4]] += y1a - y1b
-            all_labels.append(labels)
-    labels = np.concatenate(all_labels, 0) if all_labels else np.zeros((0, 5), dtype=np.float32)
-    np.clip(labels[:, 1:], 0, 2 * size, out=labels[:, 1:])
+        labels = labels.copy()
+        labels[:, [1, 3]] += x1a - x1b
+        labels[:, [2, 4]] += y1a - y1b
+        all_labels.append(labels)
+    labels = np.concatenate(all_labels, 0)
+    np.clip(labels[:, 1:5], 0, 2 * size, out=labels[:, 1:5])
     return random_affine(canvas, labels, rng, degrees=hyp.get("degrees", 0.0), translate=hyp.get("translate", 0.1),
                          scale=hyp.get("scale", 0.5), shear=hyp.get("shear", 0.0),
                          perspective=hyp.get("perspective", 0.0), border=(-size // 2, -size // 2))

@@ -3,14 +3,20 @@
 A data.yaml names ``train`` and ``val`` (a folder of images, a .txt list of image paths, or
 ``{images: DIR, annotations: instances.json}`` for COCO json), ``nc`` and ``names``; relative
 paths are relative to ``path`` (default: the yaml's folder). In the YOLO layout each image
-``.../images/x.jpg`` has ``.../labels/x.txt`` with rows ``class cx cy w h`` normalised to 0-1."""
+``.../images/x.jpg`` has ``.../labels/x.txt`` with rows ``class cx cy w h`` normalised to 0-1.
+
+Identities (tracking, see mot_data.py): a train/val entry that is a MOTChallenge sequence folder, or
+a folder of them, is read as such; ``labels: jde`` (default ``yolo``) says the label files hold JDE/FairMOT
+rows ``class identity cx cy w h``."""
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -18,14 +24,14 @@ import torch
 import yaml
 
 from ...core.checks import read_text
-from ...core.errors import YolorCfgError
+from ...core.errors import DataError  # noqa: F401 (raised here; readers import it from here too)
 from ...core.images import IMAGE_SUFFIXES, letterbox, truncated_jpeg
 from .augment import augment_hsv, mosaic, random_affine
 
+if TYPE_CHECKING:
+    from .mot_data import Sequence
 
-
-class DataError(YolorCfgError, ValueError):
-    """A data.yaml or dataset that cannot be used (says what is wrong)."""
+LABEL_LAYOUTS = ("yolo", "jde")
 
 
 def _class_names(names, nc: int, path: Path) -> list[str]:
@@ -52,6 +58,7 @@ class DataConfig:
     nc: int
     names: list[str]
     val_coco: Path | None = None
+    labels: str = "yolo"  # the label files' layout: "yolo" (class cx cy w h) or "jde" (class identity cx cy w h)
 
     @classmethod
     def load(cls, spec: str | Path) -> DataConfig:
@@ -77,11 +84,31 @@ class DataConfig:
         if not root.is_absolute():
             root = path.parent / root  # relative to the yaml, wherever the command runs
         coco = raw.get("val_coco")
-        return cls(root, raw["train"], raw["val"], nc, names, root / coco if coco else None)
+        layout = raw.get("labels", "yolo")
+        if layout not in LABEL_LAYOUTS:
+            raise DataError(f"{path}: labels must be one of {', '.join(LABEL_LAYOUTS)} (the label files' layout), "
+                            f"got {layout!r}")
+        return cls(root, raw["train"], raw["val"], nc, names, root / coco if coco else None, layout)
 
     def resolve(self, p) -> Path:
         p = Path(p)
         return p if p.is_absolute() else self.root / p
+
+    def sources(self, split: str) -> list:
+        """The split's sources as a list (one source or several)."""
+        source = getattr(self, split)
+        sources = source if isinstance(source, list) else [source]
+        if not sources:
+            raise DataError(f"{split}: an empty list; give a folder, a .txt list, a COCO mapping or MOT sequences")
+        return sources
+
+    def sequences(self, split: str) -> list[Sequence]:
+        """The MOTChallenge sequences among the split's sources, in the yaml's order (what tracking
+        evaluation runs over, one sequence at a time); empty when the split has none."""
+        from .mot_data import find_sequences, open_sequence
+
+        return [open_sequence(folder) for item in self.sources(split) if isinstance(item, (str, Path))
+                for folder in find_sequences(self.resolve(item)) or []]
 
 
 SHOWN_PROBLEMS = 20  # files listed per kind of problem in a summary
@@ -95,16 +122,24 @@ class Problem:
 
 @dataclass
 class LabelIndex:
-    """Images and their labels (rows class, cx, cy, w, h normalised), plus what was skipped."""
+    """Images and their labels (rows class, cx, cy, w, h normalised), plus what was skipped.
+
+    ``ids``: None when the data has no identities, else one int64 array per image (an identity per label
+    row, 0..num_ids-1, -1 unknown); ``sequences``: the MOTChallenge sequences the images came from."""
 
     images: list[str]
     labels: list[np.ndarray]
     skipped: list[Problem] = field(default_factory=list)
     notes: list[Problem] = field(default_factory=list)
+    ids: list[np.ndarray] | None = None
+    num_ids: int = 0
+    sequences: list[Sequence] = field(default_factory=list)
 
     def summary(self) -> str:
         backgrounds = [p for p in self.notes if p.reason.startswith("no label file")]
         lines = [f"{len(self.images)} images, {sum(len(x) for x in self.labels)} boxes"
+                 + (f", {self.num_ids} identities" if self.ids is not None else "")
+                 + (f" in {len(self.sequences)} sequences" if self.sequences else "")
                  + (f"; {len(backgrounds)} without a label file, used as backgrounds" if backgrounds else "")
                  + (f"; {len(self.skipped)} skipped" if self.skipped else "")]
         for what, problems in (("background", backgrounds), ("skipped", self.skipped)):
@@ -185,39 +220,84 @@ def _read_label_rows(label_file: Path) -> tuple[np.ndarray, str | None]:
     return np.array(rows, dtype=np.float32).reshape(-1, 5), None
 
 
-def _fingerprint(paths: list[Path]) -> str:
+def _stamp(paths: Iterable[Path]) -> str:
+    """A key that changes when any of ``paths`` appears, disappears or changes (size, mtime)."""
     h = hashlib.sha256()
-    for p in paths:
-        for q in (p, _label_path(p)):
-            try:
-                st = q.stat()
-                h.update(f"{q}:{st.st_size}:{st.st_mtime_ns};".encode())
-            except OSError:
-                h.update(f"{q}:missing;".encode())
+    for q in paths:
+        try:
+            st = q.stat()
+            h.update(f"{q}:{st.st_size}:{st.st_mtime_ns};".encode())
+        except OSError:
+            h.update(f"{q}:missing;".encode())
     return h.hexdigest()
 
 
-def index_yolo(source: Path, nc: int, cache: bool = True) -> LabelIndex:
-    images = _list_images(source)
-    if not images:
-        raise DataError(f"{source}: no images found")
-    cache_file = (source if source.is_dir() else source.parent) / f".yolor-cfg-labels-{nc}.json"
-    key = _fingerprint(images)
+def _fingerprint(paths: list[Path]) -> str:
+    return _stamp(q for p in paths for q in (p, _label_path(p)))
+
+
+def cached_index(cache_file: Path, key: str, build: Callable[[], LabelIndex], cache: bool = True) -> LabelIndex:
+    """``build()``, or what it returned last time ``key`` was the same (stored in ``cache_file``)."""
     if cache and cache_file.exists():
         try:
             stored = json.loads(cache_file.read_text())
             if stored.get("key") == key:
+                ids = stored.get("ids")
                 return LabelIndex(stored["images"], [np.array(x, dtype=np.float32).reshape(-1, 5) for x in stored["labels"]],
-                                  [Problem(**p) for p in stored["skipped"]], [Problem(**p) for p in stored["notes"]])
+                                  [Problem(**p) for p in stored["skipped"]], [Problem(**p) for p in stored["notes"]],
+                                  None if ids is None else [np.array(x, dtype=np.int64) for x in ids],
+                                  stored.get("num_ids", 0))
         except (OSError, ValueError, KeyError, TypeError):
             pass  # a stale or broken cache is rebuilt below
-    index = LabelIndex([], [])
+    index = build()
+    if cache:
+        payload = {"key": key, "images": index.images, "labels": [x.tolist() for x in index.labels],
+                   "skipped": [vars(p) for p in index.skipped], "notes": [vars(p) for p in index.notes],
+                   "ids": None if index.ids is None else [x.tolist() for x in index.ids], "num_ids": index.num_ids}
+        tmp = cache_file.with_name(cache_file.name + f".tmp{os.getpid()}")
+        try:
+            tmp.write_text(json.dumps(payload))
+            os.replace(tmp, cache_file)
+        except OSError:
+            pass  # a read-only dataset folder: work without a cache
+    return index
+
+
+def number_identities(index: LabelIndex) -> LabelIndex:
+    """Renumber ``index.ids`` 0..k-1 in sorted order of the source's own identities (-1 stays unknown)."""
+    known = np.unique(np.concatenate([x[x >= 0] for x in index.ids] + [np.zeros(0, np.int64)]))
+    index.ids = [np.where(x >= 0, np.searchsorted(known, x), -1).astype(np.int64) for x in index.ids]
+    index.num_ids = len(known)
+    return index
+
+
+def index_yolo(source: Path, nc: int, cache: bool = True, layout: str = "yolo") -> LabelIndex:
+    """A folder or .txt list of images with label files beside them; ``layout`` "jde": rows
+    ``class identity cx cy w h`` (identities numbered by ``number_identities``)."""
+    images = _list_images(source)
+    if not images:
+        raise DataError(f"{source}: no images found")
+    name = f".yolor-cfg-labels-{layout}-{nc}.json" if layout == "jde" else f".yolor-cfg-labels-{nc}.json"
+    cache_file = (source if source.is_dir() else source.parent) / name
+    return cached_index(cache_file, _fingerprint(images), lambda: _index_label_files(images, nc, layout), cache)
+
+
+def _index_label_files(images: list[Path], nc: int, layout: str) -> LabelIndex:
+    index = LabelIndex([], [], ids=[] if layout == "jde" else None)
     for img in images:
         problem = _check_image(img)
         label_file = _label_path(img)
-        rows = np.zeros((0, 5), dtype=np.float32)
+        rows, ids = np.zeros((0, 5), dtype=np.float32), np.zeros(0, np.int64)
         if problem is None and label_file.exists():
-            rows, problem = _read_label_rows(label_file)
+            if layout == "jde":
+                from .mot_data import read_jde_labels
+
+                try:
+                    rows, ids = read_jde_labels(label_file)
+                except DataError as exc:
+                    problem = str(exc)
+            else:
+                rows, problem = _read_label_rows(label_file)
             problem = problem or _check_rows(rows, nc)
         elif problem is None:
             index.notes.append(Problem(str(img), "no label file: used as a background image"))
@@ -226,16 +306,9 @@ def index_yolo(source: Path, nc: int, cache: bool = True) -> LabelIndex:
             continue
         index.images.append(str(img))
         index.labels.append(rows)
-    if cache:
-        payload = {"key": key, "images": index.images, "labels": [x.tolist() for x in index.labels],
-                   "skipped": [vars(p) for p in index.skipped], "notes": [vars(p) for p in index.notes]}
-        tmp = cache_file.with_name(cache_file.name + f".tmp{os.getpid()}")
-        try:
-            tmp.write_text(json.dumps(payload))
-            os.replace(tmp, cache_file)
-        except OSError:
-            pass  # a read-only dataset folder: work without a cache
-    return index
+        if index.ids is not None:
+            index.ids.append(ids)
+    return number_identities(index) if index.ids is not None else index
 
 
 def index_coco(images_dir: Path, annotations: Path, nc: int) -> tuple[LabelIndex, dict[int, int]]:
@@ -312,30 +385,42 @@ def load_coco_json(path: Path) -> dict:
 
 def build_index(cfg: DataConfig, split: str, cache: bool = True) -> LabelIndex:
     """The split's images and labels; a split may be one source or a list of them (folders, .txt lists,
-    COCO {images, annotations} mappings), indexed in order."""
-    source = getattr(cfg, split)
-    sources = source if isinstance(source, list) else [source]
-    if not sources:
-        raise DataError(f"{split}: an empty list; give a folder, a .txt list or a COCO mapping")
-    merged = LabelIndex([], [])
-    for item in sources:
+    COCO {images, annotations} mappings, MOTChallenge sequences or folders of them), indexed in order.
+
+    When any source has identities the index has them for every image (-1 where a source has none),
+    each source's offset by the identities of the sources before it: the same number in two
+    sequences is two identities."""
+    from .mot_data import find_sequences, index_sequence
+
+    parts = []
+    for item in cfg.sources(split):
         if isinstance(item, dict):
             if not {"images", "annotations"} <= set(item):
                 raise DataError(f"{split}: a COCO source is a mapping with images (a folder) and annotations (a json)")
-            index = index_coco(cfg.resolve(item["images"]), cfg.resolve(item["annotations"]), cfg.nc)[0]
+            parts.append(index_coco(cfg.resolve(item["images"]), cfg.resolve(item["annotations"]), cfg.nc)[0])
         elif isinstance(item, (str, Path)):
-            index = index_yolo(cfg.resolve(item), cfg.nc, cache)
+            folders = find_sequences(cfg.resolve(item))
+            parts += ([index_sequence(f, cfg.nc, cache) for f in folders] if folders is not None
+                      else [index_yolo(cfg.resolve(item), cfg.nc, cache, cfg.labels)])
         else:
-            raise DataError(f"{split}: {item!r} is not a folder, .txt list or COCO mapping")
+            raise DataError(f"{split}: {item!r} is not a folder, .txt list, COCO mapping or MOT sequence")
+    merged = LabelIndex([], [], ids=[] if any(p.ids is not None for p in parts) else None)
+    for index in parts:
         merged.images += index.images
         merged.labels += index.labels
         merged.skipped += index.skipped
         merged.notes += index.notes
+        merged.sequences += index.sequences
+        if merged.ids is not None:
+            ids = index.ids if index.ids is not None else [np.full(len(x), -1, np.int64) for x in index.labels]
+            merged.ids += [np.where(x >= 0, x + merged.num_ids, -1) for x in ids]
+            merged.num_ids += index.num_ids
     return merged
 
 
 class DetectionDataset(torch.utils.data.Dataset):
-    """Images letterboxed to ``img_size`` with labels (0, class, cx, cy, w, h) normalised.
+    """Images letterboxed to ``img_size`` with labels (0, class, cx, cy, w, h) normalised, and a 7th
+    column, the identity (-1 unknown), when the index has identities (``index.ids``).
 
     augment=True applies mosaic / affine / HSV / flips from ``hyp``; each item's random draws
     come from a Generator seeded by (seed, epoch, index): repeatable, worker-independent."""
@@ -351,7 +436,8 @@ class DetectionDataset(torch.utils.data.Dataset):
         self.epoch = epoch
 
     def load(self, i: int):
-        """Image resized so its long side is img_size, and labels (class, x1, y1, x2, y2) in its pixels."""
+        """Image resized so its long side is img_size, and labels (class, x1, y1, x2, y2[, identity]) in its
+        pixels."""
         path = self.index.images[i]
         img = cv2.imread(path)
         if img is None:
@@ -363,7 +449,9 @@ class DetectionDataset(torch.utils.data.Dataset):
                              interpolation=cv2.INTER_AREA if r < 1 and not self.augment else cv2.INTER_LINEAR)
         h, w = img.shape[:2]
         rows = self.index.labels[i]
-        labels = np.zeros((len(rows), 5), dtype=np.float32)
+        labels = np.zeros((len(rows), 5 if self.index.ids is None else 6), dtype=np.float32)
+        if self.index.ids is not None:
+            labels[:, 5] = self.index.ids[i]
         if len(rows):
             labels[:, 0] = rows[:, 0]
             labels[:, 1] = (rows[:, 1] - rows[:, 3] / 2) * w
@@ -405,8 +493,9 @@ class DetectionDataset(torch.utils.data.Dataset):
             if rng.random() < hyp.get("flipud", 0.0):
                 img = np.ascontiguousarray(img[::-1])
                 labels[:, [2, 4]] = img.shape[0] - labels[:, [4, 2]]
-        out = torch.zeros((len(labels), 6))
+        out = torch.zeros((len(labels), 6 if self.index.ids is None else 7))
         if len(labels):
+            out[:, 6:] = torch.from_numpy(labels[:, 5:])
             h, w = img.shape[:2]
             xyxy = labels[:, 1:5]
             out[:, 1] = torch.from_numpy(labels[:, 0])
