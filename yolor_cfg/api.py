@@ -241,6 +241,63 @@ def detect(source: str | Path, cfg=None, weights=None, onnx=None, out: str | Pat
     return run_detect(predictor, str(source), out, conf, iou, max_det, progress=progress)
 
 
+def track(source: str | Path, weights=None, cfg=None, out: str | Path = "runs/track", match: str = "embed",
+          conf: float = 0.3, iou: float = 0.45, img_size=None, device: str = "cpu", video: bool = True,
+          progress: bool = True):
+    """``yolor-cfg track``: detect (and embed) every frame of a video, an image folder or a MOTChallenge
+    sequence with any runtime, associate across frames (``match``: "embed" = appearance + motion, then
+    IoU; "iou" = IoU only) and write ``out/<name>.txt`` (MOTChallenge results) and ``out/<name>.mp4``
+    (track ids drawn). Returns the TrackResult."""
+    from .workflows.detect import VIDEO_SUFFIXES, Predictor
+    from .workflows.track.run import folder_frames, image_frames, track_frames, video_frames
+    from .workflows.train.mot_data import is_sequence, open_sequence
+
+    if match not in ("embed", "iou"):
+        raise checks.UsageError(f"--match {match!r}: choose embed or iou")
+    checks.probability(conf, "confidence threshold (conf)")
+    checks.probability(iou, "IoU threshold (iou)")
+    src = Path(checks.existing_path(source, "track source"))
+    out = checks.output_dir(out, "track output folder")
+    predictor = Predictor(_artifact_or_model(cfg, weights, img_size, device), img_size=img_size,
+                          device=checks.torch_device(device))
+    fps = 25.0
+    if src.is_dir() and is_sequence(src):
+        seq = open_sequence(src)
+        frames, name, fps = image_frames(seq.frames), seq.name, seq.fps or fps
+        inputs = seq.frames
+    elif src.is_dir():
+        inputs = folder_frames(src)
+        frames, name = image_frames(inputs), src.name
+    elif src.suffix.lower() in VIDEO_SUFFIXES:
+        (frames, fps), name, inputs = video_frames(src), src.stem, [src]
+    else:
+        raise checks.UsageError(f"{source}: track a video, a folder of frames or a MOTChallenge sequence folder")
+    for given in inputs:
+        for written in (out / f"{name}.txt", out / f"{name}.mp4"):
+            checks.not_an_input(written, [given], "track output")
+    out.mkdir(parents=True, exist_ok=True)
+    return track_frames(predictor, frames, name, out, match, conf, iou, fps, video)
+
+
+def val_tracking(weights=None, data: str = "synth-tracks", cfg=None, match: str = "embed", conf: float = 0.3,
+                 iou: float = 0.45, out: str | Path = "runs/val_track", device: str = "cpu", video: bool = False):
+    """``yolor-cfg val --task track``: HOTA, MOTA, IDF1, ID switches (TrackEval) of tracking every val
+    sequence of ``data`` that has ground truth; returns ({sequence | 'COMBINED': metrics}, TrackResults)."""
+    from .workflows.detect import Predictor
+    from .workflows.track.run import evaluate_tracking
+    from .workflows.train.data import DataConfig
+
+    if match not in ("embed", "iou"):
+        raise checks.UsageError(f"--match {match!r}: choose embed or iou")
+    sequences = DataConfig.load(data).sequences("val")
+    if not sequences:
+        raise checks.UsageError(f"{data}: its val split lists no MOTChallenge sequences (tracking needs them)")
+    out = checks.output_dir(out, "val output folder")
+    out.mkdir(parents=True, exist_ok=True)
+    predictor = Predictor(_artifact_or_model(cfg, weights, None, device), device=checks.torch_device(device))
+    return evaluate_tracking(predictor, sequences, out, match, conf, iou, video)
+
+
 def benchmark(cfg=None, weights=None, img: int | None = None, batch: int = 1, device: str = "cpu", backends=None,
               warmup: int = 2, repeat: int = 10, data: str | None = None, calib: int = 64, log=print) -> dict:
     """``yolor-cfg benchmark``: latency, throughput and roofline fraction per backend (and, with

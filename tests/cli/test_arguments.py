@@ -127,6 +127,7 @@ BASE = {
     "val": ["val", "--cfg", CFG, "--data", "{data}", "--img", "64", "--out", "{tmp}/val"],
     "export": ["export", "--cfg", CFG, "--weights", "{tmp}/w.pt", "--img", "64", "--out", "{tmp}/x.onnx"],
     "detect": ["detect", "--cfg", CFG, "--source", "{tmp}/images", "--img", "64", "--out", "{tmp}/det"],
+    "track": ["track", "--weights", "{tmp}/w.pt", "--source", "{tmp}/images", "--match", "iou", "--out", "{tmp}/trk"],
     "benchmark": ["benchmark", "--cfg", CFG, "--img", "64", "--repeat", "1"],
     "convert": ["convert", "--cfg", CFG, "--weights", "{tmp}/w.pt", "--out", "{tmp}/w2.pt"],
     "draw": ["draw", CFG, "--out", "{tmp}/net.dot"],

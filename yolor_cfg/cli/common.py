@@ -7,6 +7,7 @@ import re
 import sys
 
 from ..core import checks
+from ..core.choices import BUILTIN_DATA
 from ..core.errors import CfgError, Diagnostic
 
 DIALECT_CHOICES = ("yolor", "darknet")
@@ -87,11 +88,11 @@ def output_dir(what: str = "output folder"):
 
 
 def _data(text: str) -> str:
-    return text if text == "synth" else str(checks.existing_file(text, "data yaml"))
+    return text if text in BUILTIN_DATA else str(checks.existing_file(text, "data yaml"))
 
 
 data_spec = _checked(str, _data, "input")
-"""--data: a data.yaml, or 'synth' for the built-in synthetic set."""
+"""--data: a data.yaml, or 'synth' / 'synth-tracks' for the built-in synthetic sets (detection / tracking)."""
 
 
 def opset():

@@ -9,7 +9,7 @@ from .common import (DIALECT_CHOICES, batch_size, count, data_spec, device, exis
 def add_parser(sub):
     p = sub.add_parser("train", help="train a cfg (YOLO txt or COCO json data, or --data synth)")
     p.add_argument("--cfg", type=existing_file("cfg"), help="network cfg (not needed with --resume)")
-    p.add_argument("--data", default="synth", type=data_spec, help="data.yaml, or 'synth' for the built-in synthetic set")
+    p.add_argument("--data", default="synth", type=data_spec, help="data.yaml, or synth / synth-tracks for the built-in synthetic sets")
     p.add_argument("--epochs", type=count(1, 1_000_000), default=10)
     p.add_argument("--batch", type=batch_size(), default=16, help="total batch size (split across DDP ranks)")
     p.add_argument("--img", type=square_img, default=256)

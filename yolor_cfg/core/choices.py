@@ -3,6 +3,7 @@ that ``yolor-cfg --help`` and argument errors answer without loading torch or on
 implement them import these names from here (one place each)."""
 from __future__ import annotations
 
+BUILTIN_DATA = ("synth", "synth-tracks")  # --data names of the built-in synthetic sets (detection, tracking)
 INT8_CALIBRATION_IMAGES = 300
 INT8_MAX_DROP = 1.0  # mAP@0.5 points
 INT8_SEARCH_MODES = ("auto", "always", "off")  # auto: search when the first try misses the budget

@@ -66,6 +66,10 @@ class DataConfig:
             from .synth import ensure_synth
 
             spec = ensure_synth()
+        elif str(spec) == "synth-tracks":
+            from .synth_tracks import ensure_synth_tracks
+
+            spec = ensure_synth_tracks()
         path = Path(spec)
         try:
             raw = yaml.safe_load(read_text(path, "data yaml"))

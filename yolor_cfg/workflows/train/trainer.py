@@ -29,6 +29,7 @@ from ...core.files import claim_run_dir
 from ..eval.coco import coco_from_labels
 from ..eval.validate import check_can_score, run_validation
 from ...compiler.io.checkpoint import load_state_dict, read_torch_file, save_checkpoint
+from ...core.choices import BUILTIN_DATA
 from .data import DataConfig, DetectionDataset, build_index, collate
 from .hyp import check_hyp, load_hyp
 from .loss import EmbeddingLoss, MultiLabelLoss, YoloLoss
@@ -95,7 +96,7 @@ class TrainOptions:
         for what, path in (("weights", self.weights), ("hyperparameter file", self.hyp)):
             if path:
                 checks.existing_file(path, what)
-        if str(self.data) != "synth":
+        if str(self.data) not in BUILTIN_DATA:
             checks.existing_file(self.data, "data yaml")
         checks.output_dir(self.project, "project folder")
 
