@@ -239,12 +239,19 @@ class OnnxQuantOptions:
 
 def quantize_onnx(float_onnx: str | Path, out: str | Path, inputs: list[np.ndarray],
                   options: OnnxQuantOptions = OnnxQuantOptions(), keep_head_float: bool = True,
-                  keep_float: dict[str, str] | None = None, calibration_cache: Path | None = None) -> QuantizeReport:
+                  keep_float: dict[str, str] | None = None, calibration_cache: Path | None = None,
+                  for_tensorrt: bool = False) -> QuantizeReport:
     """Static QDQ quantization of an ONNX file written by export, after onnxruntime's ``quant_pre_process``;
     written to ``out`` (the caller writes atomically). The heads stay float (``keep_head_float=False``
     quantizes them too, to measure what that buys: tools/int8_accuracy.py); ``keep_float`` names more
     nodes to leave float, with the reason (the sensitivity search's choice). ``calibration_cache``: a
-    file (made on first use) to keep the calibration ranges in, for quantizing the same model again."""
+    file (made on first use) to keep the calibration ranges in, for quantizing the same model again.
+
+    ``for_tensorrt``: the Q/DQ graph TensorRT's explicit quantization builds from instead: signed int8
+    with zero points 0 (its quantization is symmetric), full-range per-channel weights, biases left float
+    (it dequantizes int8, not onnxruntime's int32 biases), and only the inputs of weighted ops quantized,
+    not their outputs (TensorRT fuses each Q/DQ pair into the convolution that reads it, and a convolution
+    with its activation and the next quantization)."""
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
@@ -260,14 +267,23 @@ def quantize_onnx(float_onnx: str | Path, out: str | Path, inputs: list[np.ndarr
         region.update({name: why for name, why in (keep_float or {}).items() if name not in region})
         notes = [options.describe()]
 
+        scheme = dict(per_channel=options.per_channel, reduce_range=reduce_range, activation_type=QuantType.QUInt8,
+                      weight_type=QuantType.QInt8 if options.weights == "s8" else QuantType.QUInt8)
+        extra = {"CalibStridedMinMax": calibration_stride(len(inputs))}
+        if for_tensorrt:
+            weighted = ["Conv", "ConvTranspose", "MatMul", "Gemm"]
+            scheme = dict(per_channel=True, reduce_range=False, activation_type=QuantType.QInt8,
+                          weight_type=QuantType.QInt8, op_types_to_quantize=weighted)
+            extra |= {"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False,
+                      "OpTypesToExcludeOutputQuantization": weighted}
+            notes = [f"explicit quantization (Q/DQ by onnxruntime, {options.resolved_calibration()} calibration): "
+                     "symmetric int8 activations and per-channel weights at the convolutions' inputs, float biases"]
+
         def run(calibrate_method):
-            quantize_static(str(pre), str(out), _Reader(proto.graph.input[0].name, inputs),
-                            quant_format=QuantFormat.QDQ, per_channel=options.per_channel, reduce_range=reduce_range,
-                            activation_type=QuantType.QUInt8,
-                            weight_type=QuantType.QInt8 if options.weights == "s8" else QuantType.QUInt8,
-                            nodes_to_exclude=sorted(region), calibrate_method=calibrate_method,
-                            extra_options={"CalibStridedMinMax": calibration_stride(len(inputs))},
-                            **_cache_argument(calibration_cache, calibrate_method))
+            with contextlib.redirect_stdout(sys.stderr):  # calibrators may print progress: never on a --json stdout
+                quantize_static(str(pre), str(out), _Reader(proto.graph.input[0].name, inputs), quant_format=QuantFormat.QDQ,
+                                nodes_to_exclude=sorted(region), calibrate_method=calibrate_method, extra_options=extra,
+                                **scheme, **_cache_argument(calibration_cache, calibrate_method))
 
         try:
             run(method)
@@ -282,8 +298,8 @@ def quantize_onnx(float_onnx: str | Path, out: str | Path, inputs: list[np.ndarr
     quantized = onnx.load(str(out))
     _set_metadata(quantized, {"precision": "int8"})
     onnx.save(quantized, str(out))
-    return QuantizeReport(str(out), "onnxruntime", len(inputs), region, {n.name: n.op_type for n in proto.graph.node},
-                          notes)
+    return QuantizeReport(str(out), "tensorrt" if for_tensorrt else "onnxruntime", sum(len(x) for x in inputs), region,
+                          {n.name: n.op_type for n in proto.graph.node}, notes)
 
 
 def _cache_argument(path: Path | None, method) -> dict:

@@ -16,10 +16,8 @@ FP16 flags, so the Q/DQ pairs fix where int8 runs and the layers left float may 
 and pyproject pins tensorrt below 11.)"""
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
-import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -133,48 +131,12 @@ def tensorrt_qdq(float_onnx: Path, out: Path, inputs, keep_float: dict[str, str]
     barely reach, so the rarest outliers cost more resolution than with asymmetric uint8 (the trained tiny
     model on the synthetic set, once: mAP@0.5 -0.05 points against min-max's -0.54); min-max where a
     histogram cannot be made. Returns a QuantizeReport."""
-    import onnx
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from ..int8 import OnnxQuantOptions, quantize_onnx
 
-    from ..int8 import (PREDICTION_OUTPUTS, QuantizeReport, _cache_argument, _onnx_nodes, _Reader, _set_metadata,
-                        calibration_stride, float_region, prepare_for_quantization)
-
-    methods = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
-               "entropy": CalibrationMethod.Entropy}
-    weighted = ["Conv", "ConvTranspose", "MatMul", "Gemm"]
-    with tempfile.TemporaryDirectory() as scratch:
-        pre = Path(scratch) / "pre.onnx"
-        proto = prepare_for_quantization(float_onnx, pre)
-        meta = {p.key: p.value for p in proto.metadata_props}
-        region = float_region(_onnx_nodes(proto.graph), set(json.loads(meta.get(PREDICTION_OUTPUTS, "[]"))))
-        region.update({name: why for name, why in (keep_float or {}).items() if name not in region})
-
-        def run(method):
-            with contextlib.redirect_stdout(sys.stderr):  # onnxruntime's calibrators print progress
-                quantize_static(str(pre), str(out), _Reader(proto.graph.input[0].name, inputs),
-                                quant_format=QuantFormat.QDQ, op_types_to_quantize=weighted, per_channel=True,
-                                reduce_range=False, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-                                nodes_to_exclude=sorted(region), calibrate_method=method,
-                                extra_options={"ActivationSymmetric": True, "WeightSymmetric": True,
-                                               "QuantizeBias": False, "OpTypesToExcludeOutputQuantization": weighted,
-                                               "CalibStridedMinMax": calibration_stride(len(inputs))},
-                                **_cache_argument(calibration_cache, method))
-
-        try:
-            run(methods[calibration])
-        except ValueError as exc:  # numpy cannot bin a near-constant activation (as in int8.quantize_onnx)
-            if calibration == "minmax" or "bins" not in str(exc):
-                raise
-            calibration = "minmax (the histogram failed on a near-constant activation)"
-            run(CalibrationMethod.MinMax)
-    quantized = onnx.load(str(out))
-    _set_metadata(quantized, {"precision": "int8"})
-    onnx.save(quantized, str(out))
-    return QuantizeReport(str(out), "tensorrt", sum(len(x) for x in inputs), region,
-                          {n.name: n.op_type for n in proto.graph.node},
-                          [f"explicit quantization (Q/DQ by onnxruntime, {calibration} calibration): symmetric int8 "
-                           "activations and per-channel weights at the convolutions' inputs, float biases; built with "
-                           "TensorRT's INT8 and FP16 flags"])
+    report = quantize_onnx(float_onnx, out, inputs, OnnxQuantOptions(calibration=calibration), keep_float=keep_float,
+                           calibration_cache=calibration_cache, for_tensorrt=True)
+    report.notes = [report.notes[0] + "; built with TensorRT's INT8 and FP16 flags", *report.notes[1:]]
+    return report
 
 
 @register
