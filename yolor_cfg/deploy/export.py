@@ -21,6 +21,9 @@ from .timing import time_runs
 from .runtimes import open_artifact
 
 DEFAULT_CALIBRATION = INT8_CALIBRATION_IMAGES
+# an INT8 tracking model's embeddings must keep pointing where the float model's do (mean cosine similarity of
+# the confident detections' vectors): below this, identities that float tells apart start to merge
+EMBEDDING_MIN_COSINE = 0.95
 DEFAULT_MAX_DROP = INT8_MAX_DROP
 SEARCH_MODES = INT8_SEARCH_MODES
 
@@ -149,6 +152,22 @@ def _check_int8(model, out, form: ExportFormat, opts: ExportOptions, calib: int,
     return size
 
 
+def embedding_cosine(float_runtime, int8_runtime, inputs: list[np.ndarray], images: int = 32) -> float | None:
+    """Mean cosine similarity of the INT8 model's embeddings to the float model's, over the detections the
+    float model is confident of (score >= 0.25) on up to ``images`` calibration images; None without
+    embeddings."""
+    sims = []
+    for x in inputs[:images]:
+        ref, got = float_runtime(x), int8_runtime(x)
+        if ref.embeddings is None or got.embeddings is None:
+            return None
+        det = ref.detections.cpu()
+        confident = (det[..., 4:5] * det[..., 5:]).amax(-1) >= 0.25
+        if confident.any():
+            sims.append((ref.embeddings[confident] * got.embeddings[confident]).sum(-1))
+    return float(torch.cat(sims).mean()) if sims else None
+
+
 def export_int8(model, out: str | Path, fmt: str, opts: ExportOptions, calibration_paths: list[str],
                 score: Callable, calib: int = DEFAULT_CALIBRATION, max_drop: float = DEFAULT_MAX_DROP,
                 search: str = "auto", calibration: str | None = None, log=print) -> QuantizeReport:
@@ -185,6 +204,7 @@ def export_int8(model, out: str | Path, fmt: str, opts: ExportOptions, calibrati
                 chosen = run.search(first, log)
         report, int8_val, guard = run.tries[chosen.kept]
         run.time(first, chosen, report)
+        report.embedding_cosine = embedding_cosine(open_artifact(float_artifact), open_artifact(chosen.path), inputs)
         form.publish(chosen.path, out)
     report.path = str(out)
     report.float_metrics, report.int8_metrics, report.guard = run.float_val.metrics, int8_val.metrics, guard
@@ -192,7 +212,13 @@ def export_int8(model, out: str | Path, fmt: str, opts: ExportOptions, calibrati
         log(report.search_summary())
         log(guard.format())
     log(report.speed_summary())
+    if report.embedding_cosine is not None:
+        log(f"embeddings: mean cosine similarity to float {report.embedding_cosine:.4f} on the confident detections "
+            f"of the calibration images (at least {EMBEDDING_MIN_COSINE} needed)")
     log(f"wrote {out}")
+    if report.embedding_cosine is not None and report.embedding_cosine < EMBEDDING_MIN_COSINE:
+        raise AccuracyGuardError(f"INT8 embeddings drifted from float: mean cosine similarity "
+                                 f"{report.embedding_cosine:.4f} < {EMBEDDING_MIN_COSINE}; {out} is kept for inspection")
     if not guard.passed:
         tried = "; ".join(f"{k} float: {d:+.2f}" for k, d, _ in report.search_tries) or "no search (--int8-search off)"
         raise AccuracyGuardError(f"INT8 mAP@0.5 dropped {guard.drop:.2f} points, more than --max-drop {max_drop:g} "

@@ -123,6 +123,7 @@ class QuantizeReport:
     search_tries: list[tuple[int, float, bool]] = field(default_factory=list)  # (kept float, drop, passed)
     latency_ms: dict[str, float] = field(default_factory=dict)  # batch-1 latency of float and INT8, this CPU
     kernels: str = ""  # the INT8 artifact's code path on this CPU (Runtime.kernels)
+    embedding_cosine: float | None = None  # a tracking model's INT8 embeddings against float's
 
     def kept_float_summary(self) -> list[str]:
         by_reason: dict[str, Counter] = {}

@@ -108,3 +108,28 @@ def test_multilabel_head_trains_jointly():
     dets, raw, extras = model(torch.rand(1, 3, 32, 32))
     scores = extras["class_scores"]
     assert scores.shape == (1, 3) and ((scores > 0) & (scores < 1)).all()
+
+
+def test_the_jdc_head_survives_fusion_and_is_exported(tmp_path):
+    """iJDC folds into the [multilabel] classifier (fold_own_implicit), dce keeps the head, and the ONNX
+    export carries its probabilities as class_scores beside the detections."""
+    from yolor_cfg.deploy.formats import ExportOptions, export_onnx
+    from yolor_cfg.deploy.runtimes import open_artifact
+
+    cfg = cfg_text("vector").replace("[avgpool]\n", "") + (
+        "[convolutional]\nfilters=24\nsize=1\nactivation=linear\n"
+        "[yolo]\nmask=0,1,2\nanchors=4,4, 8,8, 16,16\nclasses=3\nnum=3\n"
+        "[multilabel]\nfrom=0\nclasses=3\nimplicit=both\n")
+    model = yolor_cfg.compile(cfg).eval()
+    with torch.no_grad():
+        model.module_list[-1].ia.normal_(0, 0.5)
+        model.module_list[-1].im.uniform_(0.5, 1.5)
+    fused = model.fuse()
+    x = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        ref = model(x)[2]["class_scores"]
+        torch.testing.assert_close(fused(x)[2]["class_scores"], ref, atol=1e-6, rtol=1e-5)
+    assert fused.module_list[-1].ia is None
+    export_onnx(model, tmp_path / "jdc.onnx", ExportOptions(dynamic=True))
+    got = open_artifact(tmp_path / "jdc.onnx")(x).class_scores
+    torch.testing.assert_close(got, ref, atol=1e-5, rtol=1e-5)

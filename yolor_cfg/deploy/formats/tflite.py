@@ -137,6 +137,9 @@ class TfliteFormat(ExportFormat):
             raise UsageError("LiteRT INT8 converts from the model itself: pass model=")
         if keep_float:
             raise UsageError("onnx2tf cannot leave chosen operators float: LiteRT INT8 is all-integer")
+        if "embeddings" in model.aux_outputs:
+            raise UsageError("LiteRT INT8 ends where the heads begin, so a tracking model's embeddings would be lost: "
+                             "export it as float LiteRT, or as ONNX/OpenVINO INT8")
         meta = read_sidecar(next(Path(float_artifact).glob("*.tflite")))
         size = tuple(json.loads(meta["input_size"]))
         images = np.concatenate(inputs).transpose(0, 2, 3, 1)
