@@ -263,18 +263,20 @@ def track(source: str | Path, weights=None, cfg=None, out: str | Path = "runs/tr
     fps = 25.0
     if src.is_dir() and is_sequence(src):
         seq = open_sequence(src)
-        frames, name, fps = image_frames(seq.frames), seq.name, seq.fps or fps
-        inputs = seq.frames
+        name, inputs, fps = seq.name, seq.frames, seq.fps or fps
     elif src.is_dir():
-        inputs = folder_frames(src)
-        frames, name = image_frames(inputs), src.name
+        name, inputs = src.name, folder_frames(src)
     elif src.suffix.lower() in VIDEO_SUFFIXES:
-        (frames, fps), name, inputs = video_frames(src), src.stem, [src]
+        name, inputs = src.stem, [src]
     else:
         raise checks.UsageError(f"{source}: track a video, a folder of frames or a MOTChallenge sequence folder")
     for given in inputs:
         for written in (out / f"{name}.txt", out / f"{name}.mp4"):
             checks.not_an_input(written, [given], "track output")
+    if inputs == [src]:
+        frames, fps = video_frames(src)
+    else:
+        frames = image_frames(inputs)
     out.mkdir(parents=True, exist_ok=True)
     return track_frames(predictor, frames, name, out, match, conf, iou, fps, video)
 

@@ -13,9 +13,10 @@ from .checks import UsageError
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """A temporary path beside ``path`` to write to; renamed onto ``path`` when the block succeeds,
-    removed when it fails, so neither a half-written file nor a stray temporary is left."""
+    removed when it fails, so neither a half-written file nor a stray temporary is left. The temporary keeps
+    the suffix (writers such as OpenCV's choose the container by it)."""
     final = Path(path)
-    tmp = final.with_name(f".{final.name}.tmp{os.getpid()}")
+    tmp = final.with_name(f".{final.stem}.tmp{os.getpid()}{final.suffix}")
     try:
         yield tmp
         os.replace(tmp, final)
