@@ -30,7 +30,8 @@ def test_eval_gives_one_unit_vector_per_detection_row(ijde):
 
 
 def test_a_detection_reads_the_map_under_its_cell(ijde):
-    """The map is at stride 8 like the first head: row (anchor a, cell y, x) of head 0 reads location (y, x)."""
+    """The map is at stride 8 like the first head: row (anchor a, cell y, x) of head 0 reads location (y, x);
+    the second head (stride 16) reads the centre of its cell's 2 x 2 block, (2y + 1, 2x + 1)."""
     x = torch.rand(1, 3, 128, 128)
     with torch.no_grad():
         layers = ijde.trace(x)
@@ -40,8 +41,7 @@ def test_a_detection_reads_the_map_under_its_cell(ijde):
     a, y, xx = 2, 5, 11
     row = a * ny * nx + y * nx + xx
     torch.testing.assert_close(extras["embeddings"][0, row], emb_map[0, :, y, xx])
-    # the second head (stride 16) reads the stride-8 map under its cell's centre: (2y + 1, 2x + 1)
-    row = na * ny * nx + 0 * (ny // 2) * (nx // 2) + 3 * (nx // 2) + 4
+    row = na * ny * nx + 1 * (ny // 2) * (nx // 2) + 3 * (nx // 2) + 4  # head 1, anchor 1, cell (3, 4)
     torch.testing.assert_close(extras["embeddings"][0, row], emb_map[0, :, 7, 9])
 
 

@@ -1,6 +1,7 @@
 """Module of [embedding]."""
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -26,15 +27,26 @@ class EmbeddingHead(nn.Module):
 
 def detection_embeddings(embeddings: torch.Tensor, raw: list[torch.Tensor]) -> torch.Tensor:
     """Each decoded detection row's embedding: batch x N x dim, rows in the order the heads' decoded
-    outputs are concatenated (head, anchor, cell y, cell x). A detection reads the embedding map at the
-    location under its cell's centre (a fixed index for a fixed input size, so exports hold a constant
-    Gather)."""
-    h, w = embeddings.shape[2:]
-    flat = embeddings.flatten(2)
-    index = []
+    outputs are concatenated (head, anchor, cell y, cell x). A detection reads the map under its cell's
+    centre: the vector there when the head's stride is the map's; when the head is coarser, the vector at
+    the centre of the cell's block (where training reads an object centred in that cell), picked by a
+    strided depthwise convolution with a one-hot kernel (exact, and runnable where strided slices are
+    not: ncnn); when finer, the enclosing location (nearest upsampling)."""
+    # the ratios are fixed by the strides (the same at every input size): plain ints, so an export with dynamic
+    # height and width keeps a static pooling kernel
+    h, w = (int(s) for s in embeddings.shape[2:])
+    per_head = []
     for p in raw:  # batch x anchors x ny x nx x (5 + classes)
-        na, ny, nx = p.shape[1:4]
-        ys = ((torch.arange(ny, device=p.device) * 2 + 1) * h // (2 * ny)).clamp(max=h - 1)
-        xs = ((torch.arange(nx, device=p.device) * 2 + 1) * w // (2 * nx)).clamp(max=w - 1)
-        index.append((ys[:, None] * w + xs[None, :]).flatten().repeat(na))
-    return flat[:, :, torch.cat(index)].transpose(1, 2)
+        na, ny, nx = (int(s) for s in p.shape[1:4])
+        if (ny, nx) == (h, w):
+            e = embeddings
+        elif h % ny == 0 and w % nx == 0:
+            ry, rx, dim = h // ny, w // nx, int(embeddings.shape[1])
+            kernel = np.zeros((dim, 1, ry, rx), np.float32)
+            kernel[:, 0, ry // 2, rx // 2] = 1.0  # from NumPy: a constant to the ONNX tracer
+            pick = torch.from_numpy(kernel).to(embeddings)
+            e = F.conv2d(embeddings, pick, stride=(ry, rx), groups=dim)
+        else:
+            e = F.interpolate(embeddings, size=(ny, nx), mode="nearest")
+        per_head += [e.flatten(2)] * na  # anchor-major, as the decoded rows (a concat: ncnn has no tile)
+    return torch.cat(per_head, 2).transpose(1, 2)

@@ -33,6 +33,12 @@ def run_pnnx(onnx_path: Path, param: Path, weights: Path, input_shape: tuple[int
     unsupported = [line for line in (done.stdout + done.stderr).splitlines() if "not supported" in line]
     if unsupported:
         raise ExportError("pnnx left operators ncnn cannot run: " + "; ".join(sorted(set(unsupported))[:5]))
+    import ncnn
+
+    unknown = sorted({line.split()[0] for line in param.read_text().splitlines()[2:]
+                      if line.split() and ncnn.layer_to_index(line.split()[0]) < 0})
+    if unknown:
+        raise ExportError(f"pnnx wrote layers ncnn does not have: {', '.join(unknown)}")
 
 
 @register
