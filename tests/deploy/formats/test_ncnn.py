@@ -3,6 +3,7 @@
 Tolerance: 1e-4 for fp32, as ONNX (measured here 2e-6 on the trained tiny model: ncnn's Winograd and
 packed GEMM kernels sum in another order); 1e-2 with --half (fp16 weights: measured 6e-4)."""
 import json
+import os
 
 import pytest
 import torch
@@ -16,6 +17,10 @@ from tests.helpers import TINY_CFG, ZOO, confident_box_errors
 
 pytest.importorskip("ncnn")
 pytest.importorskip("pnnx")
+
+# run in a pytest process of their own by test_isolated_runtimes.py (see why there)
+pytestmark = pytest.mark.skipif(os.environ.get("YOLOR_CFG_ISOLATED_TESTS") != "1",
+                                reason="run in their own process by test_isolated_runtimes.py")
 
 
 @pytest.fixture(scope="module")

@@ -57,8 +57,9 @@ class NcnnRuntime(Runtime):
 
         per_image = []
         for image in np.asarray(x, np.float32):
+            pixels = np.ascontiguousarray(image)  # the Mat borrows this buffer: it must outlive the extraction
             with self.net.create_extractor() as ex:
-                ex.input("in0", ncnn.Mat(np.ascontiguousarray(image)))
+                ex.input("in0", ncnn.Mat(pixels))
                 found = []
                 for name in self.outputs_named:
                     status, mat = ex.extract(name)
