@@ -11,7 +11,10 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import sys
-from dataclasses import dataclass, field
+import tempfile
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -64,7 +67,7 @@ class ExportReport:
         return "\n".join(lines)
 
 
-class ExportFormat:
+class ExportFormat(ABC):
     """One way a model leaves: what it writes, what it needs installed, how it is checked."""
     name: ClassVar[str]  # --format NAME
     summary: ClassVar[str]  # a line for --help and the docs
@@ -145,17 +148,17 @@ class ExportFormat:
         return part.name
 
     # ---- export, quantize ----
+    @abstractmethod
     def export(self, model, out: str | Path, opts: ExportOptions) -> ExportReport:
         """Write ``model`` to ``out`` in this format, whole or not at all, after checking it against PyTorch
         (ExportError when it differs by more than the tolerance)."""
-        raise NotImplementedError
 
     def quantize(self, float_artifact: Path, out: Path, inputs, keep_float: dict[str, str] | None,
                  options, calibration_cache: Path | None, model=None):
         """INT8 into ``out`` from a float artifact this format wrote (or from ``model``, for formats that
         quantize while converting), calibrated on ``inputs``; ``keep_float`` names nodes to leave float
-        with the reason; returns a QuantizeReport (``int8`` formats only)."""
-        raise NotImplementedError
+        with the reason; returns a QuantizeReport. Formats with ``int8`` override it."""
+        raise UsageError(f"--format {self.name} has no INT8 export")
 
     def sensitivity(self, float_artifact: Path, quantized: Path, inputs, scratch: Path) -> list:
         """The quantized activations, worst first (``int8_search.Sensitivity``), for the search that keeps
@@ -190,6 +193,47 @@ def write_sidecar(folder: Path, meta: dict[str, str]) -> None:
     from ..runtimes.base import SIDECAR
 
     (Path(folder) / SIDECAR).write_text(json.dumps(meta, indent=1))
+
+
+class ConvertedFormat(ExportFormat):
+    """A format converted from our checked ONNX: ``export`` writes that ONNX (with ``onnx_options``) in a
+    scratch folder, ``convert`` turns it into the artifact inside the output folder, and the artifact is
+    checked against the unfused PyTorch model before the folder is published (tolerance: ``--tolerance``,
+    else 1e-4, or 1e-2 with ``--half``)."""
+
+    def onnx_options(self, opts: ExportOptions) -> ExportOptions:
+        """The options of the ONNX this format converts (e.g. batch 1, float32, a lowering pass)."""
+        return opts
+
+    def parity_options(self, opts: ExportOptions) -> ExportOptions:
+        """The options that choose the parity batches (``dynamic``: batches 1 and 3)."""
+        return opts
+
+    @abstractmethod
+    def convert(self, onnx_path: Path, folder: Path, out: Path, opts: ExportOptions,
+                report: ExportReport) -> Callable:
+        """Build the artifact from ``onnx_path`` in ``folder`` (the output folder ``out`` before it is
+        published), metadata included; return what parity runs: a float32 NCHW array -> its outputs."""
+
+    def export(self, model, out, opts: ExportOptions) -> ExportReport:
+        from ...core.files import atomic_dir
+        from ..onnx_export import export_onnx, parity
+
+        self.check_options(opts)
+        self.require()
+        out = self.check_output(out)
+        reference = model.eval().float().cpu()
+        size = opts.img_size or (model.graph.net.height, model.graph.net.width)
+        tol = opts.tolerance if opts.tolerance is not None else (1e-2 if opts.half else 1e-4)
+        with tempfile.TemporaryDirectory() as scratch, atomic_dir(out) as folder:
+            onnx_path = Path(scratch) / "model.onnx"
+            report = export_onnx(model, onnx_path, self.onnx_options(opts))
+            run = self.convert(onnx_path, folder, out, opts, report)
+            checked = parity(reference, run, self.parity_options(opts), size)
+            report = replace(report, path=str(out), parity=checked, runtime=self.runtime, tolerance=tol)
+            if any(err > tol for _, err in checked):
+                raise ExportError(report.format() + f"\nparity FAILED: error above {tol:g}")
+        return report
 
 
 FORMATS: dict[str, ExportFormat] = {}

@@ -6,11 +6,10 @@ the ``pnnx`` wheel ships (nor apt), so there is no INT8 NCNN export here."""
 from __future__ import annotations
 
 import subprocess
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from .base import ExportError, ExportFormat, ExportOptions, ExportReport, onnx_metadata, register, write_sidecar
+from .base import ConvertedFormat, ExportError, onnx_metadata, register, write_sidecar
 
 PARAM, BIN = ".ncnn.param", ".ncnn.bin"
 
@@ -41,8 +40,16 @@ def run_pnnx(onnx_path: Path, param: Path, weights: Path, input_shape: tuple[int
         raise ExportError(f"pnnx wrote layers ncnn does not have: {', '.join(unknown)}")
 
 
+def _input_chw(onnx_path: Path) -> tuple[int, int, int]:
+    """The (channels, height, width) of an exported ONNX model's input."""
+    from ..runtimes.onnx import load_onnx_proto
+
+    dims = load_onnx_proto(onnx_path).graph.input[0].type.tensor_type.shape.dim
+    return tuple(int(d.dim_value) for d in dims[1:])
+
+
 @register
-class NcnnFormat(ExportFormat):
+class NcnnFormat(ConvertedFormat):
     name = "ncnn"
     summary = "a folder NAME_ncnn/ holding NAME.ncnn.param + NAME.ncnn.bin + metadata.json (ncnn, via pnnx)"
     suffix = "_ncnn"
@@ -64,32 +71,22 @@ class NcnnFormat(ExportFormat):
             return self.stem(out) + (PARAM if part.name.endswith(PARAM) else BIN)
         return part.name
 
-    def export(self, model, out, opts: ExportOptions) -> ExportReport:
-        """The ncnn folder ``out`` (whole or not at all): the ONNX checked in onnxruntime, converted by pnnx,
-        then checked in ncnn against PyTorch (fp32: 1e-4, as ONNX; ncnn's Winograd and packed GEMM kernels
-        sum in another order, about 1e-6 here; --half: 1e-2)."""
-        from ...core.files import atomic_dir
-        from ..onnx_export import export_onnx, parity
+    def onnx_options(self, opts):
+        """Batch 1 (ncnn runs one image at a time), float32 (pnnx writes the fp16 weights), and the layers
+        ncnn has no op for rewritten into convolutions."""
+        return replace(opts, batch=1, dynamic=False, half=False, lowering=("lower_to_conv",))
+
+    def parity_options(self, opts):
+        return replace(opts, dynamic=True)  # any batch: checked at 1 and 3
+
+    def convert(self, onnx_path, folder, out, opts, report):
+        """pnnx into ``NAME.ncnn.param`` + ``.bin`` (fp16 weights with --half), then ncnn runs it (fp32 checked at
+        1e-4 as ONNX: ncnn's Winograd and packed GEMM kernels sum in another order, about 1e-6 here)."""
         from ..runtimes.ncnn import NcnnRuntime
 
-        self.check_options(opts)
-        self.require()
-        out = self.check_output(out)
-        reference = model.eval().float().cpu()
-        size = opts.img_size or (model.graph.net.height, model.graph.net.width)
         stem = self.stem(out)
-        with tempfile.TemporaryDirectory() as scratch, atomic_dir(out) as folder:
-            onnx_path = Path(scratch) / "model.onnx"
-            onnx_report = export_onnx(model, onnx_path, replace(opts, batch=1, dynamic=False, half=False,
-                                                                 lowering=("lower_to_conv",)))
-            param, weights = folder / (stem + PARAM), folder / (stem + BIN)
-            run_pnnx(onnx_path, param, weights, (1, model.graph.net.channels, *size), opts.half)
-            write_sidecar(folder, onnx_metadata(onnx_path) | {"precision": "fp16" if opts.half else "fp32",
-                                                             "format": self.name})
-            runtime = NcnnRuntime.open(param)
-            checked = parity(reference, runtime.outputs, replace(opts, dynamic=True), size)
-            tol = opts.tolerance if opts.tolerance is not None else (1e-2 if opts.half else 1e-4)
-            report = replace(onnx_report, path=str(out), parity=checked, runtime="ncnn", tolerance=tol)
-            if any(err > tol for _, err in checked):
-                raise ExportError(report.format() + f"\nparity FAILED: error above {tol:g}")
-        return report
+        param, weights = folder / (stem + PARAM), folder / (stem + BIN)
+        run_pnnx(onnx_path, param, weights, (1, *_input_chw(onnx_path)), opts.half)
+        write_sidecar(folder, onnx_metadata(onnx_path) | {"precision": "fp16" if opts.half else "fp32",
+                                                         "format": self.name})
+        return NcnnRuntime.open(param).outputs

@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 
 from ...core.checks import UsageError
-from .base import ExportError, ExportFormat, ExportOptions, ExportReport, onnx_metadata, register, write_sidecar
+from .base import ConvertedFormat, ExportError, ExportOptions, onnx_metadata, register, write_sidecar
 
 ENGINE = ".engine"
 # a dynamic-batch engine is built for batches 1 .. max(--batch, 16) (16: the batch val and the INT8 guard run);
@@ -140,7 +139,7 @@ def tensorrt_qdq(float_onnx: Path, out: Path, inputs, keep_float: dict[str, str]
 
 
 @register
-class TensorRtFormat(ExportFormat):
+class TensorRtFormat(ConvertedFormat):
     name = "engine"
     summary = "a folder NAME_engine/ holding NAME.engine + metadata.json (TensorRT, for the GPU it is built on)"
     suffix = "_engine"
@@ -182,47 +181,36 @@ class TensorRtFormat(ExportFormat):
                 if self.owns(part):
                     shutil.copyfile(part, folder / self.published_name(part, Path(out)))
 
-    def export(self, model, out, opts: ExportOptions) -> ExportReport:
-        """The engine folder ``out`` (whole or not at all): the ONNX checked in onnxruntime, built by
-        TensorRT, then checked on the GPU against PyTorch (fp32 1e-4, as ONNX; --half 1e-2)."""
+    def onnx_options(self, opts):
+        return replace(opts, half=False, nms=False)  # --half is a builder flag; --nms the plugin, appended below
+
+    def convert(self, onnx_path, folder, out, opts, report):
+        """TensorRT builds ``NAME.engine`` (``--nms``: with the EfficientNMS_TRT plugin appended to the ONNX),
+        run on the GPU; parity compares the ONNX model's own outputs (fp32 1e-4, as ONNX; --half 1e-2)."""
         import onnx
 
-        from ...core.files import atomic_dir
-        from ..onnx_export import OUTPUT, export_onnx, parity
+        from ..onnx_export import OUTPUT
         from ..runtimes.tensorrt import TensorRtRuntime
 
-        self.check_options(opts)
-        self.require()
-        out = self.check_output(out)
-        reference = model.eval().float().cpu()
-        size = opts.img_size or (model.graph.net.height, model.graph.net.width)
-        with tempfile.TemporaryDirectory() as scratch, atomic_dir(out) as folder:
-            onnx_path = Path(scratch) / "model.onnx"
-            onnx_report = export_onnx(model, onnx_path, replace(opts, half=False, nms=False))
-            meta = onnx_metadata(onnx_path)
-            proto = onnx.load(str(onnx_path))
-            compared = [o.name for o in proto.graph.output]  # the outputs parity compares with PyTorch's
-            if opts.nms:
-                if compared != [OUTPUT]:
-                    raise ExportError(f"--nms: the engine's rows keep no link to this model's other outputs "
-                                      f"({', '.join(compared[1:])}): export it without --nms")
-                proto = append_efficient_nms(proto, OUTPUT, opts.conf, opts.iou, opts.max_det)
-                onnx.checker.check_model(proto)
-                onnx.save(proto, str(onnx_path))
-                meta |= {"output": NMS_DESCRIPTION, "outputs": json.dumps(["nms"]),
-                         "nms_thresholds": json.dumps({"conf": opts.conf, "iou": opts.iou, "max_det": opts.max_det})}
-                onnx_report.op_counts[NMS_PLUGIN] = 1
-            engine = folder / (self.stem(out) + ENGINE)
-            profile = batch_profile(opts)
-            build_engine(onnx_path, engine, "fp16" if opts.half else "fp32", profile)
-            write_sidecar(folder, meta | self._facts("fp16" if opts.half else "fp32", profile))
-            runtime = TensorRtRuntime.open(engine)
-            checked = parity(reference, lambda x: runtime.named(x, compared), opts, size)
-            tol = opts.tolerance if opts.tolerance is not None else (1e-2 if opts.half else 1e-4)
-            report = replace(onnx_report, path=str(out), parity=checked, runtime="tensorrt", tolerance=tol)
-            if any(err > tol for _, err in checked):
-                raise ExportError(report.format() + f"\nparity FAILED: error above {tol:g}")
-        return report
+        meta = onnx_metadata(onnx_path)
+        proto = onnx.load(str(onnx_path))
+        compared = [o.name for o in proto.graph.output]  # the outputs parity compares with PyTorch's
+        if opts.nms:
+            if compared != [OUTPUT]:
+                raise ExportError(f"--nms: the engine's rows keep no link to this model's other outputs "
+                                  f"({', '.join(compared[1:])}): export it without --nms")
+            proto = append_efficient_nms(proto, OUTPUT, opts.conf, opts.iou, opts.max_det)
+            onnx.checker.check_model(proto)
+            onnx.save(proto, str(onnx_path))
+            meta |= {"output": NMS_DESCRIPTION, "outputs": json.dumps(["nms"]),
+                     "nms_thresholds": json.dumps({"conf": opts.conf, "iou": opts.iou, "max_det": opts.max_det})}
+            report.op_counts[NMS_PLUGIN] = 1
+        engine = folder / (self.stem(out) + ENGINE)
+        profile = batch_profile(opts)
+        build_engine(onnx_path, engine, "fp16" if opts.half else "fp32", profile)
+        write_sidecar(folder, meta | self._facts("fp16" if opts.half else "fp32", profile))
+        runtime = TensorRtRuntime.open(engine)
+        return lambda x: runtime.named(x, compared)
 
     def _facts(self, precision: str, profile: tuple[int, int, int]) -> dict[str, str]:
         """What the sidecar adds to the ONNX metadata: how and where the engine was built."""

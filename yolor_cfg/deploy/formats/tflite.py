@@ -27,7 +27,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ...core.checks import UsageError
-from .base import ExportError, ExportFormat, ExportOptions, ExportReport, onnx_metadata, register, write_sidecar
+from .base import ConvertedFormat, ExportError, ExportOptions, onnx_metadata, register, write_sidecar
 
 ONNX2TF = "onnx2tf==1.29.24"
 # onnx2tf validates with this file and downloads it when it is missing from the working directory
@@ -68,7 +68,7 @@ def _variant(out_dir: Path, variant: str) -> Path:
 
 
 @register
-class TfliteFormat(ExportFormat):
+class TfliteFormat(ConvertedFormat):
     name = "tflite"
     summary = "a folder NAME_tflite/ holding NAME.tflite + metadata.json (LiteRT, via onnx2tf; NHWC input)"
     suffix = "_tflite"
@@ -96,34 +96,20 @@ class TfliteFormat(ExportFormat):
     def published_name(self, part: Path, out: Path) -> str:
         return self.stem(out) + ".tflite" if part.suffix == ".tflite" else part.name
 
-    def export(self, model, out, opts: ExportOptions) -> ExportReport:
-        """The LiteRT folder ``out`` (whole or not at all): the ONNX checked in onnxruntime, converted by
-        onnx2tf, then checked in LiteRT against PyTorch (fp32 1e-4, as ONNX; --half: float16 weights,
-        1e-2)."""
-        from ...core.files import atomic_dir
-        from ..onnx_export import export_onnx, parity
+    def onnx_options(self, opts):
+        return replace(opts, half=False)  # --half picks onnx2tf's float16 variant
+
+    def convert(self, onnx_path, folder, out, opts, report):
+        """onnx2tf into ``NAME.tflite`` (its float16-weight variant with --half), run by LiteRT (fp32 checked at
+        1e-4 as ONNX; --half 1e-2)."""
         from ..runtimes.tflite import TfliteRuntime
 
-        self.check_options(opts)
-        self.require()
-        out = self.check_output(out)
-        reference = model.eval().float().cpu()
-        size = opts.img_size or (model.graph.net.height, model.graph.net.width)
-        with tempfile.TemporaryDirectory() as scratch, atomic_dir(out) as folder:
-            onnx_path = Path(scratch) / "model.onnx"
-            onnx_report = export_onnx(model, onnx_path, replace(opts, half=False))
-            converted = run_onnx2tf(onnx_path, Path(scratch) / "tf")
-            target = folder / (self.stem(out) + ".tflite")
-            shutil.copyfile(_variant(converted, "float16" if opts.half else "float32"), target)
-            write_sidecar(folder, onnx_metadata(onnx_path) | {"precision": "fp16" if opts.half else "fp32",
-                                                             "format": self.name})
-            runtime = TfliteRuntime.open(target)
-            checked = parity(reference, runtime.outputs, opts, size)
-            tol = opts.tolerance if opts.tolerance is not None else (1e-2 if opts.half else 1e-4)
-            report = replace(onnx_report, path=str(out), parity=checked, runtime="litert", tolerance=tol)
-            if any(err > tol for _, err in checked):
-                raise ExportError(report.format() + f"\nparity FAILED: error above {tol:g}")
-        return report
+        converted = run_onnx2tf(onnx_path, onnx_path.parent / "tf")
+        target = folder / (self.stem(out) + ".tflite")
+        shutil.copyfile(_variant(converted, "float16" if opts.half else "float32"), target)
+        write_sidecar(folder, onnx_metadata(onnx_path) | {"precision": "fp16" if opts.half else "fp32",
+                                                         "format": self.name})
+        return TfliteRuntime.open(target).outputs
 
     def quantize(self, float_artifact, out, inputs, keep_float, options, calibration_cache, model=None):
         """Full-integer INT8 of ``model`` (the heads' input maps as outputs), calibrated on ``inputs``."""
