@@ -8,8 +8,11 @@ classifier sees every positive); here the map is any layer the cfg names (``from
 highest-resolution feature the heads use, with a 3x3 [convolutional] before it for context."""
 from __future__ import annotations
 
+import math
+
 from ..options import Choice, Float, Int
 from .base import LayerKind, NodeError, Shape, register
+from .implicit import branch_layout, fold_branch_implicit
 
 
 @register
@@ -56,30 +59,15 @@ class Embedding(LayerKind):
         return EmbeddingHead(node.in_shapes[0].c, o["dim"], o["implicit"], o["std"])
 
     def num_params(self, node):
-        o, c = node.options, node.in_shapes[0].c
-        return c * o["dim"] + o["dim"] + (c if o["implicit"] in ("add", "both") else 0) + \
-            (o["dim"] if o["implicit"] in ("mul", "both") else 0)
+        return sum(math.prod(shape) for _, shape in self.darknet_layout(node))
 
     def macs(self, node):
         return node.in_shapes[0].c * node.options["dim"] * node.shape.h * node.shape.w
 
     def darknet_layout(self, node):
         o, c = node.options, node.in_shapes[0].c
-        layout = [("Conv2d.bias", (o["dim"],)), ("Conv2d.weight", (o["dim"], c, 1, 1))]
-        if o["implicit"] in ("add", "both"):
-            layout.append(("ia", (c,)))
-        if o["implicit"] in ("mul", "both"):
-            layout.append(("im", (o["dim"],)))
-        return layout
+        return branch_layout("Conv2d", o["dim"], (o["dim"], c, 1, 1), c, o["implicit"])
 
     def fold_own_implicit(self, node, params):
-        """W (x + a) + b = W x + (W a + b), exact for the 1x1 projection; (W x + b) * m = (m W) x + m b."""
-        o = node.options
-        if o["implicit"] == "none":
-            return None
-        w, b = params["Conv2d.weight"], params["Conv2d.bias"]
-        if "ia" in params:
-            b = b + w[:, :, 0, 0] @ params["ia"]
-        if "im" in params:
-            w, b = w * params["im"].view(-1, 1, 1, 1), b * params["im"]
-        return {**o, "implicit": "none"}, {"Conv2d.weight": w, "Conv2d.bias": b}
+        """Exact for the 1x1 projection: a constant added before it is a constant after it."""
+        return fold_branch_implicit(node.options, params, "Conv2d")

@@ -8,6 +8,31 @@ from ..options import Choice, Float, Int, Ints
 from .base import LayerKind, NodeError, Shape, register
 
 
+def branch_layout(linear: str, outputs: int, weight_shape: tuple, channels: int, implicit: str) -> list:
+    """The tensors of a task branch with implicit knowledge of its own ([multilabel]'s iJDC, [embedding]'s
+    iJDE): the linear map ``linear`` (bias, weight), ``ia`` added to its input, ``im`` multiplying its output."""
+    layout = [(f"{linear}.bias", (outputs,)), (f"{linear}.weight", weight_shape)]
+    if implicit in ("add", "both"):
+        layout.append(("ia", (channels,)))
+    if implicit in ("mul", "both"):
+        layout.append(("im", (outputs,)))
+    return layout
+
+
+def fold_branch_implicit(options: dict, params: dict, linear: str):
+    """Such a branch with its implicit knowledge folded into the linear map, exactly:
+    (W (x + a) + b) * m = (m W) x + m (W a + b); None when it has none."""
+    if options["implicit"] == "none":
+        return None
+    w, b = params[f"{linear}.weight"], params[f"{linear}.bias"]
+    if "ia" in params:
+        b = b + w.reshape(len(b), -1) @ params["ia"]
+    if "im" in params:
+        m = params["im"]
+        w, b = w * m.view(-1, *[1] * (w.dim() - 1)), b * m
+    return {**options, "implicit": "none"}, {f"{linear}.weight": w, f"{linear}.bias": b}
+
+
 class _ImplicitKind(LayerKind):
     yolor_only = True
     implicit_source = True

@@ -2,8 +2,11 @@
 classification, JDC), optionally with implicit knowledge on its branch (iJDC)."""
 from __future__ import annotations
 
+import math
+
 from ..options import Choice, Float, Int
 from .base import LayerKind, NodeError, Shape, register
+from .implicit import branch_layout, fold_branch_implicit
 
 
 @register
@@ -44,30 +47,15 @@ class MultiLabel(LayerKind):
         return MultiLabelHead(node.in_shapes[0].c, o["classes"], o["implicit"], o["std"])
 
     def num_params(self, node):
-        o, c = node.options, node.in_shapes[0].c
-        return c * o["classes"] + o["classes"] + (c if o["implicit"] in ("add", "both") else 0) + \
-            (o["classes"] if o["implicit"] in ("mul", "both") else 0)
+        return sum(math.prod(shape) for _, shape in self.darknet_layout(node))
 
     def macs(self, node):
         return node.in_shapes[0].c * node.options["classes"]
 
     def darknet_layout(self, node):
         o, c = node.options, node.in_shapes[0].c
-        layout = [("Linear.bias", (o["classes"],)), ("Linear.weight", (o["classes"], c))]
-        if o["implicit"] in ("add", "both"):
-            layout.append(("ia", (c,)))
-        if o["implicit"] in ("mul", "both"):
-            layout.append(("im", (o["classes"],)))
-        return layout
+        return branch_layout("Linear", o["classes"], (o["classes"], c), c, o["implicit"])
 
     def fold_own_implicit(self, node, params):
-        """(W (v + a) + b) * m = (m W) v + m (W a + b): the iJDC head becomes a plain linear classifier."""
-        o = node.options
-        if o["implicit"] == "none":
-            return None
-        w, b = params["Linear.weight"], params["Linear.bias"]
-        if "ia" in params:
-            b = b + w @ params["ia"]
-        if "im" in params:
-            w, b = w * params["im"].view(-1, 1), b * params["im"]
-        return {**o, "implicit": "none"}, {"Linear.weight": w, "Linear.bias": b}
+        """The iJDC head becomes a plain linear classifier."""
+        return fold_branch_implicit(node.options, params, "Linear")
