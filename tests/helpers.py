@@ -135,3 +135,19 @@ def confident_box_errors(runtime, float_weights, data_yaml: Path, conf: float = 
             assert best is not None and _iou(best.box, d.box) >= 0.7, (path.name, d, best)
             errors.append(float(np.abs(np.array(best.box) - np.array(d.box)).max()))
     return errors
+
+
+def assert_commands_take(artifact: Path, data_yaml: Path, tmp_path: Path, capsys, backend: str) -> None:
+    """``detect``, ``val`` and ``benchmark --weights`` each run the exported ``artifact`` (the benchmark's row
+    named after ``backend``)."""
+    import json
+
+    from yolor_cfg.cli import main
+
+    image = next((Path(data_yaml).parent / "images" / "val").glob("*.png"))
+    assert main(["detect", "--weights", str(artifact), "--source", str(image), "--out", str(tmp_path / "det")]) == 0
+    assert json.loads((tmp_path / "det" / "detections.json").read_text())["detections"]
+    assert main(["val", "--weights", str(artifact), "--data", str(data_yaml), "--img", "256"]) == 0
+    assert "mAP@0.5" in capsys.readouterr().out
+    assert main(["benchmark", "--weights", str(artifact), "--repeat", "1", "--warmup", "0", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["results"][0]["backend"].startswith(backend)

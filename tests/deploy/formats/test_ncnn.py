@@ -13,7 +13,7 @@ from yolor_cfg.cli import main
 from yolor_cfg.core.checks import UsageError
 from yolor_cfg.deploy.runtimes import open_artifact
 
-from tests.helpers import TINY_CFG, ZOO, confident_box_errors
+from tests.helpers import TINY_CFG, ZOO, assert_commands_take, confident_box_errors
 
 pytest.importorskip("ncnn")
 pytest.importorskip("pnnx")
@@ -65,14 +65,7 @@ def test_dwt_is_lowered_for_ncnn(tmp_path):
 
 
 def test_detect_val_and_benchmark_take_the_folder(exported, synth_data, tmp_path, capsys):
-    out, _ = exported
-    image = next((synth_data.parent / "images" / "val").glob("*.png"))
-    assert main(["detect", "--weights", str(out), "--source", str(image), "--out", str(tmp_path / "det")]) == 0
-    assert json.loads((tmp_path / "det" / "detections.json").read_text())["detections"]
-    assert main(["val", "--weights", str(out), "--data", str(synth_data), "--img", "256"]) == 0
-    assert "mAP@0.5" in capsys.readouterr().out
-    assert main(["benchmark", "--weights", str(out), "--repeat", "1", "--warmup", "0", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["results"][0]["backend"].startswith("ncnn")
+    assert_commands_take(exported[0], synth_data, tmp_path, capsys, "ncnn")
 
 
 @pytest.mark.parametrize("options, message", [

@@ -4,7 +4,6 @@ INT8 calibrated on the data and guarded.
 Tolerances: 1e-4 for fp32, as ONNX (measured 1.8e-6 on the trained tiny model); 1e-2 for fp16 weights
 (measured 6.3e-4); INT8 by the accuracy guard and box by box against the float model."""
 import importlib.util
-import json
 import os
 
 import numpy as np
@@ -16,7 +15,7 @@ from yolor_cfg.cli import main
 from yolor_cfg.core.checks import UsageError
 from yolor_cfg.deploy.runtimes import open_artifact
 
-from tests.helpers import TINY_CFG, confident_box_errors
+from tests.helpers import TINY_CFG, assert_commands_take, confident_box_errors
 
 # onnx2tf runs in a subprocess; importing it here would load TensorFlow into the test process beside torch,
 # onnxruntime and OpenVINO (a 2 GB runtime with threads of its own), so only its presence is checked
@@ -49,14 +48,7 @@ def test_tflite_export_is_checked_against_pytorch(exported, trained_weights):
 
 
 def test_detect_val_and_benchmark_take_the_folder(exported, synth_data, tmp_path, capsys):
-    out, _ = exported
-    image = next((synth_data.parent / "images" / "val").glob("*.png"))
-    assert main(["detect", "--weights", str(out), "--source", str(image), "--out", str(tmp_path / "det")]) == 0
-    assert json.loads((tmp_path / "det" / "detections.json").read_text())["detections"]
-    assert main(["val", "--weights", str(out), "--data", str(synth_data), "--img", "256"]) == 0
-    assert "mAP@0.5" in capsys.readouterr().out
-    assert main(["benchmark", "--weights", str(out), "--repeat", "1", "--warmup", "0", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["results"][0]["backend"].startswith("litert")
+    assert_commands_take(exported[0], synth_data, tmp_path, capsys, "litert")
 
 
 @pytest.mark.slow
